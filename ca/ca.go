@@ -1,0 +1,350 @@
+// Package ca is devca's certificate authority: it creates and loads a root
+// CA in a folder (the CA home) and issues leaf certificates from it.
+//
+// # The CA home
+//
+// One folder holds one CA: the root certificate [RootCertFile], its private
+// key, a small metadata file and the record of issued certificates. The
+// folder is 0700 and keys are 0600; [Load] refuses a home or key that others
+// could change or read. The root certificate is written last, so a home is
+// either without a CA or holds a complete one, whatever interrupts [Create].
+//
+// # Name constraints
+//
+// By default a root carries a critical name constraints extension that
+// permits only development names ([DefaultPermittedDomains] and
+// [DefaultPermittedRanges]). A leaked devca key therefore cannot impersonate
+// real websites. [Authority.Issue] checks names against the constraints
+// before signing, so a refused name never produces a certificate.
+//
+// # Leaf certificates
+//
+// Leaves last at most 825 days, the limit Apple platforms enforce for TLS
+// server certificates (https://support.apple.com/en-us/103769), and never
+// outlive the root.
+package ca
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ErrNoCA means the home holds no CA yet.
+var ErrNoCA = errors.New("no CA found")
+
+// ErrExists means Create found a CA already in the home.
+var ErrExists = errors.New("a CA already exists")
+
+// RootLifetime is how long a new root is valid: long enough that nobody has
+// to re-trust it during a project, short enough to be retired eventually.
+const RootLifetime = 10 * 365 * 24 * time.Hour
+
+// Key storage kinds recorded in the metadata file.
+const (
+	StorageFile = "file"
+)
+
+// Meta is what the CA home records about its CA besides the certificate.
+type Meta struct {
+	Version     int       `json:"version"`
+	Created     time.Time `json:"created"`
+	KeyStorage  string    `json:"key_storage"`
+	Fingerprint string    `json:"fingerprint"`
+	// ImportedFrom names where an adopted root came from, if anywhere.
+	ImportedFrom string `json:"imported_from,omitempty"`
+}
+
+// Authority is a loaded CA.
+type Authority struct {
+	// Dir is the CA home.
+	Dir string
+	// Cert is the root certificate and CertPEM its PEM encoding.
+	Cert    *x509.Certificate
+	CertPEM []byte
+	Meta    Meta
+
+	keyOnce sync.Once
+	key     crypto.Signer
+	keyErr  error
+
+	now  func() time.Time
+	rand io.Reader
+}
+
+// CreateOptions says what kind of root Create makes.
+type CreateOptions struct {
+	KeyType KeyType
+	// Constraints limit the names the root may certify; the zero value
+	// means unconstrained. Use DefaultConstraints for the safe default.
+	Constraints Constraints
+	// User and Host go into the root's name, so that people can tell two
+	// machines' roots apart in a trust store.
+	User, Host string
+	// Now and Rand default to time.Now and crypto/rand.
+	Now  func() time.Time
+	Rand io.Reader
+}
+
+// Create makes a new root CA in dir and returns it. It refuses with ErrExists
+// when dir already holds a root certificate.
+func Create(dir string, opts CreateOptions) (*Authority, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	kt := opts.KeyType
+	if kt == "" {
+		kt = DefaultKeyType
+	}
+	if err := ensureHome(dir); err != nil {
+		return nil, err
+	}
+	unlock, err := lockHome(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	certPath := filepath.Join(dir, RootCertFile)
+	if _, err := os.Lstat(certPath); err == nil {
+		return nil, fmt.Errorf("%w in %q", ErrExists, dir)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("checking for an existing root: %w", err)
+	}
+
+	key, err := generateKey(kt, opts.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("generating %s root key: %w", kt, err)
+	}
+	now := opts.Now()
+	tmpl, err := rootTemplate(key.Public(), opts, now)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificate(opts.Rand, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, fmt.Errorf("signing root certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("parsing new root certificate: %w", err)
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+
+	// Key and metadata first, the certificate last: rootCA.pem marks a
+	// complete CA, so an interrupted Create leaves no CA rather than half of
+	// one, and the next Create simply starts again.
+	keyPEM, err := marshalKeyPEM(key)
+	if err != nil {
+		return nil, err
+	}
+	if err := WriteFileAtomic(filepath.Join(dir, RootKeyFile), keyPEM, KeyPerm); err != nil {
+		return nil, fmt.Errorf("saving root key: %w", err)
+	}
+	meta := Meta{Version: 1, Created: now.UTC().Truncate(time.Second), KeyStorage: StorageFile, Fingerprint: Fingerprint(cert)}
+	if err := writeMeta(dir, meta); err != nil {
+		return nil, err
+	}
+	if err := WriteFileAtomic(certPath, certPEM, CertPerm); err != nil {
+		return nil, fmt.Errorf("saving root certificate: %w", err)
+	}
+	a := &Authority{Dir: dir, Cert: cert, CertPEM: certPEM, Meta: meta, now: opts.Now, rand: opts.Rand}
+	a.keyOnce.Do(func() { a.key = key })
+	return a, nil
+}
+
+func rootTemplate(pub crypto.PublicKey, opts CreateOptions, now time.Time) (*x509.Certificate, error) {
+	serial, err := randomSerial(opts.Rand)
+	if err != nil {
+		return nil, err
+	}
+	skid, err := subjectKeyID(pub)
+	if err != nil {
+		return nil, err
+	}
+	who := userAtHost(opts.User, opts.Host)
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject: pkix.Name{
+			// iOS and some Java versions refuse roots without a common name.
+			CommonName:         truncate("devca root "+who+" "+now.UTC().Format("2006-01-02"), 64),
+			Organization:       []string{"devca development CA"},
+			OrganizationalUnit: []string{truncate(who, 64)},
+		},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(RootLifetime),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		// Path length 0: the root signs leaves only, never another CA.
+		MaxPathLen:     0,
+		MaxPathLenZero: true,
+		SubjectKeyId:   skid,
+	}
+	opts.Constraints.apply(tmpl)
+	return tmpl, nil
+}
+
+func userAtHost(user, host string) string {
+	if user == "" {
+		user = "unknown"
+	}
+	if host == "" {
+		host = "unknown"
+	}
+	return user + "@" + host
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
+
+// randomSerial returns a random positive 128-bit serial number. CA/Browser
+// Forum rules ask for at least 64 bits of randomness; 128 makes collisions
+// between any two devca certificates practically impossible.
+func randomSerial(r io.Reader) (*big.Int, error) {
+	limit := new(big.Int).Lsh(big.NewInt(1), 128)
+	for {
+		n, err := rand.Int(r, limit)
+		if err != nil {
+			return nil, fmt.Errorf("generating serial number: %w", err)
+		}
+		if n.Sign() > 0 {
+			return n, nil
+		}
+	}
+}
+
+// Load opens the CA in dir. It checks the folder's and key file's
+// permissions and that the root is a CA certificate; the key itself is read
+// on first use, so commands that only show the root need no secret.
+func Load(dir string) (*Authority, error) {
+	if err := checkHomeDir(dir); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%w in %q", ErrNoCA, dir)
+		}
+		return nil, fmt.Errorf("opening CA home: %w", err)
+	}
+	certPath := filepath.Join(dir, RootCertFile)
+	certPEM, err := os.ReadFile(certPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w in %q", ErrNoCA, dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading root certificate: %w", err)
+	}
+	cert, err := parseSingleCertPEM(certPEM)
+	if err != nil {
+		return nil, fmt.Errorf("reading root certificate %q: %w", certPath, err)
+	}
+	if !cert.IsCA || !cert.BasicConstraintsValid {
+		return nil, fmt.Errorf("reading root certificate %q: it is not a CA certificate", certPath)
+	}
+	meta, err := readMeta(dir)
+	if err != nil {
+		return nil, err
+	}
+	if meta.Fingerprint != "" && meta.Fingerprint != Fingerprint(cert) {
+		return nil, fmt.Errorf("root certificate %q is not the one this CA home created (fingerprint %s, recorded %s): it was replaced", certPath, Fingerprint(cert), meta.Fingerprint)
+	}
+	a := &Authority{Dir: dir, Cert: cert, CertPEM: certPEM, Meta: meta, now: time.Now, rand: rand.Reader}
+	if meta.KeyStorage == StorageFile {
+		if err := checkKeyFile(filepath.Join(dir, RootKeyFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// Signer returns the root's private key, reading it on first use. It fails
+// when the key does not belong to the root certificate.
+func (a *Authority) Signer() (crypto.Signer, error) {
+	a.keyOnce.Do(func() {
+		a.key, a.keyErr = a.loadKey()
+	})
+	return a.key, a.keyErr
+}
+
+func (a *Authority) loadKey() (crypto.Signer, error) {
+	switch a.Meta.KeyStorage {
+	case StorageFile:
+	default:
+		return nil, fmt.Errorf("unknown key storage %q in %q", a.Meta.KeyStorage, filepath.Join(a.Dir, MetaFile))
+	}
+	path := filepath.Join(a.Dir, RootKeyFile)
+	if err := checkKeyFile(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("reading root key: %q is missing, so this CA cannot issue certificates", path)
+		}
+		return nil, fmt.Errorf("reading root key: %w", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading root key: %w", err)
+	}
+	key, err := parseKeyPEM(data)
+	if err != nil {
+		return nil, fmt.Errorf("reading root key %q: %w", path, err)
+	}
+	if !publicKeysEqual(key.Public(), a.Cert.PublicKey) {
+		return nil, fmt.Errorf("reading root key %q: it does not belong to the root certificate in %q, so devca will not sign with it", path, filepath.Join(a.Dir, RootCertFile))
+	}
+	return key, nil
+}
+
+// Constraints returns the names the root may certify.
+func (a *Authority) Constraints() Constraints { return constraintsOf(a.Cert) }
+
+// KeyDescription names the root's key type ("ECDSA P-256").
+func (a *Authority) KeyDescription() string { return describeKey(a.Cert.PublicKey) }
+
+func writeMeta(dir string, m Meta) error {
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding CA metadata: %w", err)
+	}
+	if err := WriteFileAtomic(filepath.Join(dir, MetaFile), append(data, '\n'), CertPerm); err != nil {
+		return fmt.Errorf("saving CA metadata: %w", err)
+	}
+	return nil
+}
+
+// readMeta reads the metadata file. A home without one (made by hand, or by
+// copying an mkcert CAROOT) is treated as a plain key file.
+func readMeta(dir string) (Meta, error) {
+	path := filepath.Join(dir, MetaFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Meta{Version: 1, KeyStorage: StorageFile}, nil
+	}
+	if err != nil {
+		return Meta{}, fmt.Errorf("reading CA metadata: %w", err)
+	}
+	var m Meta
+	if err := json.Unmarshal(data, &m); err != nil {
+		return Meta{}, fmt.Errorf("reading CA metadata %q: %w", path, err)
+	}
+	if m.KeyStorage == "" {
+		m.KeyStorage = StorageFile
+	}
+	return m, nil
+}

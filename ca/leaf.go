@@ -1,0 +1,188 @@
+package ca
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+)
+
+// MaxLeafDays is the longest leaf validity devca issues: Apple platforms
+// reject TLS server certificates valid for more than 825 days
+// (https://support.apple.com/en-us/103769).
+const MaxLeafDays = 825
+
+// backdate is how far before "now" a leaf becomes valid, so that a client
+// whose clock runs a little behind (a VM after suspend, a phone) accepts it.
+const backdate = time.Hour
+
+// LeafRequest describes the certificate Issue makes.
+type LeafRequest struct {
+	Names Names
+	// KeyType is the type of the fresh key; ignored when PublicKey is set.
+	KeyType KeyType
+	// PublicKey, when set, is certified instead of a fresh key (CSR signing).
+	PublicKey crypto.PublicKey
+	// Days shortens the validity; 0 means MaxLeafDays.
+	Days int
+	// Client adds the clientAuth extended key usage.
+	Client bool
+}
+
+// Leaf is an issued certificate with its private key, if devca made it.
+type Leaf struct {
+	Cert    *x509.Certificate
+	CertPEM []byte
+	// Key and KeyPEM are nil for a signed CSR.
+	Key    crypto.Signer
+	KeyPEM []byte
+}
+
+// TLSCertificate returns the leaf and the key as a tls.Certificate.
+func (l *Leaf) TLSCertificate() (tls.Certificate, error) {
+	if l.Key == nil {
+		return tls.Certificate{}, errors.New("the leaf has no private key")
+	}
+	return tls.Certificate{Certificate: [][]byte{l.Cert.Raw}, PrivateKey: l.Key, Leaf: l.Cert}, nil
+}
+
+// ConstraintError reports a name the root's name constraints do not permit.
+type ConstraintError struct {
+	Name        Name
+	Constraints Constraints
+}
+
+func (e *ConstraintError) Error() string {
+	return fmt.Sprintf("%s name %q is outside the root's name constraints (permitted: %s)", e.Name.Kind, e.Name.Value, e.Constraints)
+}
+
+// Issue signs a new leaf certificate. Every name is checked against the
+// root's name constraints before anything is signed.
+func (a *Authority) Issue(req LeafRequest) (*Leaf, error) {
+	if len(req.Names) == 0 {
+		return nil, errors.New("a certificate needs at least one name")
+	}
+	cons := a.Constraints()
+	for _, n := range req.Names {
+		if !cons.Permits(n) {
+			return nil, &ConstraintError{Name: n, Constraints: cons}
+		}
+	}
+	if req.Days < 0 || req.Days > MaxLeafDays {
+		return nil, fmt.Errorf("validity of %d days is outside 1–%d", req.Days, MaxLeafDays)
+	}
+	now := a.now()
+	if !now.Before(a.Cert.NotAfter) {
+		return nil, fmt.Errorf("the root certificate expired on %s", a.Cert.NotAfter.UTC().Format(time.DateOnly))
+	}
+	signer, err := a.Signer()
+	if err != nil {
+		return nil, err
+	}
+
+	leaf := &Leaf{}
+	pub := req.PublicKey
+	if pub == nil {
+		kt := req.KeyType
+		if kt == "" {
+			kt = DefaultKeyType
+		}
+		key, err := generateKey(kt, a.rand)
+		if err != nil {
+			return nil, fmt.Errorf("generating %s key: %w", kt, err)
+		}
+		if leaf.KeyPEM, err = marshalKeyPEM(key); err != nil {
+			return nil, err
+		}
+		leaf.Key, pub = key, key.Public()
+	} else if err := checkPublicKey(pub); err != nil {
+		return nil, err
+	}
+
+	tmpl, err := a.leafTemplate(req, pub, now)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificate(a.rand, tmpl, a.Cert, pub, signer)
+	if err != nil {
+		return nil, fmt.Errorf("signing certificate: %w", err)
+	}
+	if leaf.Cert, err = x509.ParseCertificate(der); err != nil {
+		return nil, fmt.Errorf("parsing new certificate: %w", err)
+	}
+	leaf.CertPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	return leaf, nil
+}
+
+func (a *Authority) leafTemplate(req LeafRequest, pub crypto.PublicKey, now time.Time) (*x509.Certificate, error) {
+	serial, err := randomSerial(a.rand)
+	if err != nil {
+		return nil, err
+	}
+	days := req.Days
+	if days == 0 {
+		days = MaxLeafDays
+	}
+	notBefore := now.Add(-backdate)
+	notAfter := notBefore.Add(time.Duration(days) * 24 * time.Hour)
+	if notAfter.After(a.Cert.NotAfter) {
+		notAfter = a.Cert.NotAfter
+	}
+	if notBefore.Before(a.Cert.NotBefore) {
+		notBefore = a.Cert.NotBefore
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject: pkix.Name{
+			Organization: []string{"devca development certificate"},
+		},
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  false,
+	}
+	// RSA key exchange (TLS 1.2 and older) encrypts with the certificate's
+	// key, which needs keyEncipherment; ECDSA keys only ever sign.
+	if _, ok := pub.(*rsa.PublicKey); ok {
+		tmpl.KeyUsage |= x509.KeyUsageKeyEncipherment
+	}
+	if req.Client {
+		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
+	}
+	hasEmail := false
+	for _, n := range req.Names {
+		switch n.Kind {
+		case DNSName:
+			tmpl.DNSNames = append(tmpl.DNSNames, n.Value)
+		case IPAddress:
+			tmpl.IPAddresses = append(tmpl.IPAddresses, net.IP(n.IP.AsSlice()))
+		case EmailAddress:
+			tmpl.EmailAddresses = append(tmpl.EmailAddresses, n.Value)
+			hasEmail = true
+		case URIName:
+			u, err := url.Parse(n.Value)
+			if err != nil {
+				return nil, fmt.Errorf("re-reading URI %q: %w", n.Value, err)
+			}
+			tmpl.URIs = append(tmpl.URIs, u)
+		}
+	}
+	if hasEmail {
+		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageEmailProtection)
+	}
+	// A common name helps people reading the certificate and old clients;
+	// modern clients match only the SANs.
+	if first := req.Names[0].Value; len(first) <= 64 {
+		tmpl.Subject.CommonName = first
+	}
+	return tmpl, nil
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/devca/devca/ca"
+)
+
+// env is everything a command may touch outside its own arguments. Commands
+// receive it explicitly; nothing reads os.Getenv or os.Stdout directly.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	// args is the whole command line, for the few checks that need to see
+	// exactly what the user typed (see positionalArgs).
+	args []string
+	// hostname names this machine in new roots.
+	hostname func() (string, error)
+
+	// unknownCommand is set when the cli library reports an unknown command,
+	// which it does through a callback that cannot return an error.
+	unknownCommand bool
+}
+
+// goos is the operating system devca runs on; a field-free helper so tests of
+// path logic can pass another value to the ca package directly.
+func (e *env) goos() string { return runtime.GOOS }
+
+// home returns the CA home folder: $DEVCA_HOME or the OS default.
+func (e *env) home() (string, error) {
+	dir, err := ca.DefaultHome(e.getenv, e.goos())
+	if err != nil {
+		return "", withHints(fmt.Errorf("finding the CA home: %w", err), "set DEVCA_HOME to the folder devca should use")
+	}
+	return dir, nil
+}
+
+// loadCA opens the CA in the home folder, turning the common failures into
+// errors with hints.
+func (e *env) loadCA() (*ca.Authority, error) {
+	dir, err := e.home()
+	if err != nil {
+		return nil, err
+	}
+	auth, err := ca.Load(dir)
+	if err != nil {
+		return nil, explainLoadError(dir, err)
+	}
+	return auth, nil
+}
+
+// explainLoadError adds the hint that fixes each kind of load failure.
+func explainLoadError(dir string, err error) error {
+	var perm *ca.InsecurePermissionsError
+	switch {
+	case errors.Is(err, ca.ErrNoCA):
+		return withHints(fmt.Errorf("no CA in %q", dir), "run 'devca init' to create one")
+	case errors.As(err, &perm):
+		return withHints(err, perm.Fix)
+	}
+	return err
+}
+
+// newApp assembles the devca command line.
+func newApp(e *env) *cli.App {
+	app := &cli.App{
+		Name:    "devca",
+		Usage:   "a local development certificate authority and HTTPS helper",
+		Version: version,
+		Description: "devca creates a root certificate authority on this machine, installs it into the\n" +
+			"trust stores that browsers and tools read, and issues certificates for development names.",
+		UsageText: "devca init                      create the CA and trust it\n" +
+			"devca issue localhost 127.0.0.1 '*.app.test'\n" +
+			"devca serve ./site               serve a folder over HTTPS",
+		Reader:                    e.stdin,
+		Writer:                    e.stdout,
+		ErrWriter:                 e.stderr,
+		EnableBashCompletion:      true,
+		HideHelpCommand:           false,
+		Suggest:                   true,
+		UseShortOptionHandling:    false,
+		DisableSliceFlagSeparator: true,
+		Commands: []*cli.Command{
+			newInitCommand(e),
+			newIssueCommand(e),
+			newSignCommand(e),
+			newListCommand(e),
+			newRenewCommand(e),
+			newHomeCommand(e),
+			newInfoCommand(e),
+			newCompletionCommand(e),
+		},
+	}
+	app.OnUsageError = onUsageError
+	app.ExitErrHandler = func(*cli.Context, error) {}
+	app.CommandNotFound = func(c *cli.Context, name string) {
+		// CommandNotFound cannot return an error, so report here; the exit code
+		// is set through the returned error of Run below (see run).
+		fmt.Fprintf(e.stderr, "devca: error: unknown command %q\n", name)
+		fmt.Fprintf(e.stderr, "devca: hint: run 'devca help' to list the commands\n")
+		e.unknownCommand = true
+	}
+	for _, cmd := range app.Commands {
+		setUsageErrorHandler(cmd)
+	}
+	return app
+}
+
+// setUsageErrorHandler makes every command report flag mistakes in the devca
+// format instead of the library's "Incorrect Usage" plus the whole help text.
+func setUsageErrorHandler(cmd *cli.Command) {
+	cmd.OnUsageError = onUsageError
+	for _, sub := range cmd.Subcommands {
+		setUsageErrorHandler(sub)
+	}
+}
+
+func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
+	msg := err.Error()
+	// The flag package says "flag provided but not defined: -x"; say it the
+	// devca way and point at the command's own help.
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		name = strings.TrimLeft(name, "-")
+		if len(name) > 1 {
+			msg = "unknown flag --" + name
+		} else {
+			msg = "unknown flag -" + name
+		}
+	}
+	name := "devca"
+	if c.Command != nil && c.Command.Name != "" {
+		name = "devca " + c.Command.Name
+	}
+	return &usageError{err: withHints(errors.New(msg), fmt.Sprintf("run '%s --help' for usage", name))}
+}

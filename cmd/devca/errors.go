@@ -1,0 +1,130 @@
+package main
+
+// Output rules for everything devca prints:
+//
+//   - Results a script may parse (paths, JSON, tables) go to stdout.
+//   - Everything else goes to stderr: errors as "devca: error: …", followed by
+//     zero or more "devca: hint: …" lines naming the next action, and warnings
+//     as "devca: warning: …".
+//   - Messages start lowercase, have no final period, quote paths with %q, and
+//     carry no colour or emoji so that users can grep them.
+//   - Exit codes: 0 success, 1 failure, 2 usage error. The cli library never
+//     prints usage errors or exits on its own: OnUsageError and ExitErrHandler
+//     route everything through env.exit.
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// usageError marks a mistake in the command line itself (unknown flag, missing
+// argument, conflicting flags); it exits with code 2.
+type usageError struct {
+	err error
+}
+
+func (u *usageError) Error() string { return u.err.Error() }
+func (u *usageError) Unwrap() error { return u.err }
+
+// usageErrorf returns a usage error with a formatted message.
+func usageErrorf(format string, args ...any) error {
+	return &usageError{err: fmt.Errorf(format, args...)}
+}
+
+// hintedError carries follow-up advice that is printed as "devca: hint:" lines
+// under the error.
+type hintedError struct {
+	err   error
+	hints []string
+}
+
+func (h *hintedError) Error() string { return h.err.Error() }
+func (h *hintedError) Unwrap() error { return h.err }
+
+// withHints attaches hints to err. A nil err stays nil.
+func withHints(err error, hints ...string) error {
+	if err == nil {
+		return nil
+	}
+	return &hintedError{err: err, hints: hints}
+}
+
+// hintsOf collects every hint attached anywhere in err's chain, outermost
+// first, without duplicates.
+func hintsOf(err error) []string {
+	var out []string
+	seen := map[string]bool{}
+	var walk func(error)
+	walk = func(err error) {
+		for err != nil {
+			if h, ok := err.(*hintedError); ok {
+				for _, s := range h.hints {
+					if !seen[s] {
+						seen[s] = true
+						out = append(out, s)
+					}
+				}
+			}
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				for _, e := range j.Unwrap() {
+					walk(e)
+				}
+				return
+			}
+			err = errors.Unwrap(err)
+		}
+	}
+	walk(err)
+	return out
+}
+
+// silentError reports failure through the exit code alone: the command has
+// already printed everything the user needs (for example a per-store table).
+type silentError struct{ code int }
+
+func (s *silentError) Error() string { return fmt.Sprintf("exit status %d", s.code) }
+
+// exit prints err following the output rules and returns the exit code.
+func (e *env) exit(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var silent *silentError
+	if errors.As(err, &silent) {
+		return silent.code
+	}
+	code := exitFailure
+	var usage *usageError
+	if errors.As(err, &usage) {
+		code = exitUsage
+	}
+	msg := strings.TrimSpace(err.Error())
+	for _, line := range strings.Split(msg, "\n") {
+		fmt.Fprintf(e.stderr, "devca: error: %s\n", line)
+	}
+	hints := hintsOf(err)
+	if code == exitUsage && len(hints) == 0 {
+		hints = []string{"run 'devca help' or 'devca help COMMAND' for usage"}
+	}
+	for _, h := range hints {
+		fmt.Fprintf(e.stderr, "devca: hint: %s\n", h)
+	}
+	return code
+}
+
+// warnf prints a warning line on stderr.
+func (e *env) warnf(format string, args ...any) {
+	fmt.Fprintf(e.stderr, "devca: warning: "+format+"\n", args...)
+}
+
+// notef prints an informational line on stderr.
+func (e *env) notef(format string, args ...any) {
+	fmt.Fprintf(e.stderr, "devca: "+format+"\n", args...)
+}

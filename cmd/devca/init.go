@@ -1,0 +1,203 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/devca/devca/ca"
+)
+
+func newInitCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "init",
+		Usage: "create the root CA (once per machine) and trust it",
+		UsageText: "devca init                         create the CA and install it into the trust stores\n" +
+			"devca init --no-trust              create the CA only\n" +
+			"devca init --permit dev.corp.example --permit 100.64.0.0/10\n" +
+			"devca init --new --yes             replace the CA with a new one",
+		Description: "init creates a root CA in the CA home (see 'devca home') unless one is there already,\n" +
+			"then installs it into the trust stores. Run again, it never replaces the CA: it reports\n" +
+			"the existing one. By default the root may only certify development names (localhost,\n" +
+			".test, .example, .invalid, .local, .internal, .home.arpa and private IP ranges).",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "no-trust", Usage: "create the CA but do not touch any trust store"},
+			&cli.StringFlag{Name: "key-type", Value: string(ca.DefaultKeyType), Usage: "root key type: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072 or rsa-4096"},
+			&cli.StringSliceFlag{Name: "permit", Usage: "also permit this domain (and its subdomains) or CIDR range; repeatable"},
+			&cli.BoolFlag{Name: "unconstrained", Usage: "let the root certify any name, like mkcert (a leaked key can then impersonate any site)"},
+			&cli.BoolFlag{Name: "new", Usage: "replace the existing CA with a new one"},
+			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "with --new, do not ask for confirmation"},
+		},
+		Action: func(c *cli.Context) error { return runInit(c, e) },
+	}
+}
+
+func runInit(c *cli.Context, e *env) error {
+	if c.NArg() > 0 {
+		return usageErrorf("init takes no arguments, got %q", c.Args().First())
+	}
+	if c.Bool("unconstrained") && len(c.StringSlice("permit")) > 0 {
+		return usageErrorf("--permit and --unconstrained cannot be used together")
+	}
+	if c.Bool("yes") && !c.Bool("new") {
+		return usageErrorf("--yes only confirms --new")
+	}
+	kt, err := ca.ParseKeyType(c.String("key-type"))
+	if err != nil {
+		return &usageError{err: err}
+	}
+	cons := ca.Constraints{}
+	if !c.Bool("unconstrained") {
+		if cons, err = ca.DefaultConstraints(c.StringSlice("permit")); err != nil {
+			return &usageError{err: err}
+		}
+	}
+	dir, err := e.home()
+	if err != nil {
+		return err
+	}
+
+	existing, err := ca.Load(dir)
+	switch {
+	case err == nil && !c.Bool("new"):
+		fmt.Fprintf(e.stdout, "a CA already exists in %s\n", dir)
+		printRootSummary(e, existing)
+		e.notef("init never replaces a CA; 'devca init --new' makes a new one")
+		return ensureTrust(c, e, existing)
+	case err == nil:
+		if err := confirmReplace(c, e, existing); err != nil {
+			return err
+		}
+		retired, err := retireCA(dir, existing)
+		if err != nil {
+			return err
+		}
+		e.notef("moved the old CA to %q", retired)
+	case errors.Is(err, ca.ErrNoCA):
+		if c.Bool("new") {
+			e.notef("there is no CA to replace in %q; creating one", dir)
+		}
+	default:
+		return explainLoadError(dir, err)
+	}
+
+	if c.Bool("unconstrained") {
+		e.warnf("the new root has no name constraints: anyone who obtains its key can impersonate any website to this machine")
+	}
+	host, _ := e.hostname()
+	auth, err := ca.Create(dir, ca.CreateOptions{KeyType: kt, Constraints: cons, User: e.userName(), Host: host})
+	if err != nil {
+		if errors.Is(err, ca.ErrExists) {
+			return withHints(fmt.Errorf("creating root CA: %w (another devca created it at the same time)", err), "run 'devca info' to see it")
+		}
+		return fmt.Errorf("creating root CA in %q: %w", dir, err)
+	}
+	fmt.Fprintf(e.stdout, "created a new root CA in %s\n", dir)
+	printRootSummary(e, auth)
+	return ensureTrust(c, e, auth)
+}
+
+// printRootSummary prints the lines that identify a root.
+func printRootSummary(e *env, auth *ca.Authority) {
+	fmt.Fprintf(e.stdout, "  subject      %s\n", auth.Cert.Subject.CommonName)
+	fmt.Fprintf(e.stdout, "  fingerprint  SHA256 %s\n", ca.Fingerprint(auth.Cert))
+	fmt.Fprintf(e.stdout, "  expires      %s\n", auth.Cert.NotAfter.UTC().Format(time.DateOnly))
+	fmt.Fprintf(e.stdout, "  constraints  %s\n", auth.Constraints())
+}
+
+// ensureTrust installs the root into the trust stores unless --no-trust.
+func ensureTrust(c *cli.Context, e *env, auth *ca.Authority) error {
+	if c.Bool("no-trust") {
+		e.notef("left the trust stores alone (--no-trust); browsers will not trust certificates from this CA yet")
+		return nil
+	}
+	e.notef("trust store installation is not available in this build; install %q by hand to trust the CA", filepath.Join(auth.Dir, ca.RootCertFile))
+	return nil
+}
+
+// confirmReplace explains what replacing the CA breaks and asks for a "yes",
+// unless --yes was given.
+func confirmReplace(c *cli.Context, e *env, old *ca.Authority) error {
+	fmt.Fprintf(e.stderr, "devca: replacing the CA %q (SHA256 %s)\n", old.Cert.Subject.CommonName, ca.Fingerprint(old.Cert))
+	fmt.Fprintf(e.stderr, "devca: every certificate it issued stops being trusted once the old root leaves the trust stores;\n")
+	fmt.Fprintf(e.stderr, "devca: re-issue them afterwards with 'devca renew --all'\n")
+	if c.Bool("yes") {
+		return nil
+	}
+	if f, ok := e.stdin.(*os.File); !ok || !isTerminal(f) {
+		return usageErrorf("replacing the CA needs confirmation: pass --yes")
+	}
+	fmt.Fprintf(e.stderr, "type yes to replace it: ")
+	line, _ := bufio.NewReader(e.stdin).ReadString('\n')
+	if strings.TrimSpace(strings.ToLower(line)) != "yes" {
+		return errors.New("the CA was not replaced")
+	}
+	return nil
+}
+
+// retireCA moves the current root, key and metadata into a dated folder under
+// retired/, so that nothing is ever deleted and the old root can still be
+// removed from trust stores later.
+func retireCA(dir string, old *ca.Authority) (string, error) {
+	fp := strings.ReplaceAll(ca.Fingerprint(old.Cert), ":", "")[:16]
+	dest := filepath.Join(dir, "retired", time.Now().UTC().Format("20060102T150405Z")+"-"+strings.ToLower(fp))
+	if err := os.MkdirAll(dest, ca.DirPerm); err != nil {
+		return "", fmt.Errorf("retiring the old CA: %w", err)
+	}
+	// Copy the key and metadata first and move the certificate after them:
+	// whenever this stops, either the home still holds the whole old CA, or
+	// it holds none and the retired folder holds all of it.
+	for _, name := range []string{ca.RootKeyFile, ca.MetaFile} {
+		if err := copyFile(filepath.Join(dir, name), filepath.Join(dest, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("retiring the old CA: %w", err)
+		}
+	}
+	if err := os.Rename(filepath.Join(dir, ca.RootCertFile), filepath.Join(dest, ca.RootCertFile)); err != nil {
+		return "", fmt.Errorf("retiring the old CA: %w", err)
+	}
+	for _, name := range []string{ca.RootKeyFile, ca.MetaFile} {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("retiring the old CA: %w", err)
+		}
+	}
+	return dest, nil
+}
+
+// copyFile copies src to dst keeping src's permission bits.
+func copyFile(src, dst string) error {
+	fi, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return ca.WriteFileAtomic(dst, data, fi.Mode().Perm())
+}
+
+// userName names the person running devca, for the root's subject.
+func (e *env) userName() string {
+	for _, v := range []string{"USER", "LOGNAME", "USERNAME"} {
+		if u := e.getenv(v); u != "" {
+			return u
+		}
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
+}
+
+// isTerminal reports whether f is an interactive terminal.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

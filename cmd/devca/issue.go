@@ -1,0 +1,216 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/devca/devca/ca"
+)
+
+// leafOutputFlags are the flags issue, sign and renew share for where and how
+// files are written.
+func leafOutputFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "cert-file", Usage: "write the certificate to `FILE` (default NAME+N.pem in the current folder)"},
+		&cli.IntFlag{Name: "days", Usage: fmt.Sprintf("validity in days, 1–%d (default %d)", ca.MaxLeafDays, ca.MaxLeafDays)},
+		&cli.BoolFlag{Name: "client", Usage: "also allow TLS client authentication"},
+		&cli.BoolFlag{Name: "fullchain", Usage: "append the root certificate to the certificate file"},
+		&cli.BoolFlag{Name: "force", Usage: "overwrite output files even if devca did not write them"},
+		&cli.BoolFlag{Name: "json", Usage: "print what was written as JSON"},
+	}
+}
+
+func newIssueCommand(e *env) *cli.Command {
+	flags := append(leafOutputFlags(),
+		&cli.StringFlag{Name: "key-type", Value: string(ca.DefaultKeyType), Usage: "key type: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072 or rsa-4096"},
+		&cli.StringFlag{Name: "key-file", Usage: "write the private key to `FILE` (default NAME+N-key.pem)"},
+		&cli.BoolFlag{Name: "p12", Usage: "also write a PKCS#12 file NAME+N.p12"},
+		&cli.StringFlag{Name: "p12-file", Usage: "also write a PKCS#12 file to `FILE`"},
+		&cli.BoolFlag{Name: "p12-legacy", Usage: "encrypt the PKCS#12 file the legacy way (3DES) for macOS Keychain, older Windows and Android"},
+		&cli.StringFlag{Name: "p12-password", Value: ca.DefaultP12Password, Usage: "PKCS#12 password", EnvVars: []string{"DEVCA_P12_PASSWORD"}},
+	)
+	return &cli.Command{
+		Name:      "issue",
+		Usage:     "issue a certificate for one or more names",
+		ArgsUsage: "NAME...",
+		UsageText: "devca issue localhost 127.0.0.1 ::1\n" +
+			"devca issue '*.app.test' app.test --cert-file app.pem --key-file app-key.pem\n" +
+			"devca issue dev@app.test --client\n" +
+			"devca issue spiffe://app.test/api --days 30\n" +
+			"devca issue localhost --p12          (also writes localhost.p12, password changeit)",
+		Description: "Each NAME becomes a subject alternative name: DNS names (internationalised names are\n" +
+			"converted to punycode), wildcards in the leftmost label, IPv4 and IPv6 addresses, email\n" +
+			"addresses and URIs. The files are written to the current folder unless named.",
+		Flags:  flags,
+		Action: func(c *cli.Context) error { return runIssue(c, e) },
+	}
+}
+
+// issueResult is what --json prints for one written certificate.
+type issueResult struct {
+	CertFile    string    `json:"cert_file"`
+	KeyFile     string    `json:"key_file,omitempty"`
+	P12File     string    `json:"p12_file,omitempty"`
+	Serial      string    `json:"serial"`
+	Names       []string  `json:"names"`
+	NotAfter    time.Time `json:"not_after"`
+	Fingerprint string    `json:"fingerprint"`
+}
+
+func runIssue(c *cli.Context, e *env) error {
+	args, err := positionalArgs(c, e.args)
+	if err != nil {
+		return err
+	}
+	if len(args) == 0 {
+		return usageErrorf("issue needs at least one name, as in 'devca issue localhost'")
+	}
+	names, warnings, err := ca.ParseNames(args)
+	if err != nil {
+		return badNames(err)
+	}
+	kt, err := ca.ParseKeyType(c.String("key-type"))
+	if err != nil {
+		return &usageError{err: err}
+	}
+	if err := checkDays(c); err != nil {
+		return err
+	}
+	if c.IsSet("p12-legacy") && !wantsP12(c) || c.IsSet("p12-password") && !wantsP12(c) {
+		return usageErrorf("--p12-legacy and --p12-password only apply with --p12 or --p12-file")
+	}
+	auth, err := e.loadCA()
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		e.warnf("%s", w)
+	}
+
+	base := baseName(names)
+	certPath := absPath(stringOr(c.String("cert-file"), base+".pem"))
+	keyPath := absPath(stringOr(c.String("key-file"), base+"-key.pem"))
+	p12Path := ""
+	if wantsP12(c) {
+		p12Path = absPath(stringOr(c.String("p12-file"), base+".p12"))
+	}
+	// Check every output before signing anything, so a refused overwrite
+	// costs nothing and writes nothing.
+	planned := []outputFile{{path: certPath}, {path: keyPath}}
+	if p12Path != "" {
+		planned = append(planned, outputFile{path: p12Path})
+	}
+	if err := checkOverwrite(auth, planned, c.Bool("force")); err != nil {
+		return err
+	}
+
+	leaf, err := auth.Issue(ca.LeafRequest{Names: names, KeyType: kt, Days: c.Int("days"), Client: c.Bool("client")})
+	if err != nil {
+		return explainIssueError(err)
+	}
+	certPEM := leaf.CertPEM
+	if c.Bool("fullchain") {
+		certPEM = append(append([]byte(nil), certPEM...), auth.CertPEM...)
+	}
+	files := []outputFile{
+		{path: certPath, data: certPEM, perm: ca.CertPerm},
+		{path: keyPath, data: leaf.KeyPEM, perm: ca.KeyPerm},
+	}
+	if p12Path != "" {
+		p12, err := ca.EncodeP12(leaf, auth.Cert, c.String("p12-password"), c.Bool("p12-legacy"))
+		if err != nil {
+			return err
+		}
+		files = append(files, outputFile{path: p12Path, data: p12, perm: ca.KeyPerm})
+	}
+	if err := writeOutputs(files); err != nil {
+		return err
+	}
+	entry := ca.NewEntry(leaf, names, time.Now())
+	entry.Client, entry.Days, entry.FullChain = c.Bool("client"), c.Int("days"), c.Bool("fullchain")
+	entry.CertFile, entry.KeyFile, entry.P12File = certPath, keyPath, p12Path
+	entry.P12Legacy = c.Bool("p12-legacy")
+	if err := auth.AddEntry(entry); err != nil {
+		return fmt.Errorf("recording the certificate (its files were written): %w", err)
+	}
+	return printIssued(c, e, entry, names)
+}
+
+func printIssued(c *cli.Context, e *env, entry ca.Entry, names ca.Names) error {
+	if c.Bool("json") {
+		return printJSON(e, issueResult{
+			CertFile: entry.CertFile, KeyFile: entry.KeyFile, P12File: entry.P12File,
+			Serial: entry.Serial, Names: entry.Names, NotAfter: entry.NotAfter, Fingerprint: entry.Fingerprint,
+		})
+	}
+	fmt.Fprintf(e.stdout, "issued a certificate for %s\n", strings.Join(names.Values(), ", "))
+	fmt.Fprintf(e.stdout, "  certificate  %s\n", displayPath(entry.CertFile))
+	if entry.KeyFile != "" {
+		fmt.Fprintf(e.stdout, "  key          %s\n", displayPath(entry.KeyFile))
+	}
+	if entry.P12File != "" {
+		fmt.Fprintf(e.stdout, "  pkcs12       %s\n", displayPath(entry.P12File))
+	}
+	fmt.Fprintf(e.stdout, "  expires      %s\n", entry.NotAfter.Format(time.DateOnly))
+	return nil
+}
+
+func printJSON(e *env, v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func wantsP12(c *cli.Context) bool { return c.Bool("p12") || c.String("p12-file") != "" }
+
+func checkDays(c *cli.Context) error {
+	if c.IsSet("days") {
+		if d := c.Int("days"); d < 1 || d > ca.MaxLeafDays {
+			return usageErrorf("--days must be between 1 and %d (Apple platforms reject longer certificates), got %d", ca.MaxLeafDays, d)
+		}
+	}
+	return nil
+}
+
+// explainIssueError adds the fix for a name outside the name constraints.
+func explainIssueError(err error) error {
+	var ce *ca.ConstraintError
+	if errors.As(err, &ce) {
+		return withHints(err,
+			"use a development name (such as app.test or app.localhost), or",
+			fmt.Sprintf("create a CA that permits it: 'devca init --new --permit %s' (this replaces the current CA)", permitSuggestion(ce.Name)))
+	}
+	return err
+}
+
+// permitSuggestion proposes the --permit value that would allow n.
+func permitSuggestion(n ca.Name) string {
+	if n.Kind == ca.IPAddress {
+		return n.Value
+	}
+	host := strings.TrimPrefix(n.Value, "*.")
+	if i := strings.LastIndexByte(host, '@'); i >= 0 {
+		host = host[i+1:]
+	}
+	if n.URI != nil {
+		host = n.URI.Hostname()
+	}
+	return host
+}
+
+func stringOr(s, def string) string {
+	if s != "" {
+		return s
+	}
+	return def
+}
+
+// badNames is the usage error for a name that cannot go into a certificate.
+func badNames(err error) error {
+	return &usageError{err: withHints(err, "a name is a DNS name (app.test, *.app.test), an IP address, an email address or a URI")}
+}

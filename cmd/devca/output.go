@@ -1,0 +1,141 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/devca/devca/ca"
+)
+
+// outputFile is one file a command is about to write.
+type outputFile struct {
+	path string
+	data []byte
+	perm fs.FileMode
+}
+
+// checkOverwrite refuses to replace a file that devca did not write, unless
+// force is set. Files named in the CA's record are devca's.
+func checkOverwrite(auth *ca.Authority, files []outputFile, force bool) error {
+	seen := map[string]bool{}
+	for _, f := range files {
+		if seen[f.path] {
+			return usageErrorf("two outputs would both go to %q; give them different names", f.path)
+		}
+		seen[f.path] = true
+		fi, err := os.Lstat(f.path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("checking %q: %w", f.path, err)
+		}
+		if fi.IsDir() {
+			return withHints(fmt.Errorf("%q is a folder", f.path), "choose a file name with --cert-file, --key-file or --p12-file")
+		}
+		if force {
+			continue
+		}
+		wrote, err := auth.WroteFile(f.path)
+		if err != nil {
+			return err
+		}
+		if !wrote || fi.Mode()&fs.ModeSymlink != 0 {
+			return withHints(fmt.Errorf("refusing to overwrite %q: devca did not write it", f.path),
+				"move it away, choose other names with --cert-file/--key-file, or pass --force to replace it")
+		}
+	}
+	return nil
+}
+
+// writeOutputs writes every file or none: each goes to a temporary file in
+// its folder first, and only when all are written are they renamed into
+// place.
+func writeOutputs(files []outputFile) error {
+	var temps []string
+	cleanup := func() {
+		for _, t := range temps {
+			os.Remove(t)
+		}
+	}
+	for _, f := range files {
+		dir := filepath.Dir(f.path)
+		tmp, err := os.CreateTemp(dir, "."+filepath.Base(f.path)+".tmp-*")
+		if err != nil {
+			cleanup()
+			return fmt.Errorf("writing %q: %w", f.path, err)
+		}
+		temps = append(temps, tmp.Name())
+		err = tmp.Chmod(f.perm)
+		if err == nil {
+			_, err = tmp.Write(f.data)
+		}
+		if err == nil {
+			err = tmp.Sync()
+		}
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			cleanup()
+			return fmt.Errorf("writing %q: %w", f.path, err)
+		}
+	}
+	for i, f := range files {
+		if err := os.Rename(temps[i], f.path); err != nil {
+			cleanup()
+			return fmt.Errorf("writing %q: %w", f.path, err)
+		}
+	}
+	return nil
+}
+
+// baseName turns the first name and the count of the others into the file
+// name stem mkcert users know: "localhost+2", "_wildcard.app.test".
+func baseName(names ca.Names) string {
+	first := names[0].Value
+	first = strings.ReplaceAll(first, "*", "_wildcard")
+	var b strings.Builder
+	for _, r := range first {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-', r == '_', r == '@', r == '+':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('_')
+		}
+	}
+	s := strings.Trim(b.String(), ".")
+	if s == "" {
+		s = "cert"
+	}
+	if len(names) > 1 {
+		s += fmt.Sprintf("+%d", len(names)-1)
+	}
+	return s
+}
+
+// absPath makes p absolute for the record, so renew finds it from anywhere.
+func absPath(p string) string {
+	if p == "" {
+		return ""
+	}
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
+}
+
+// displayPath shows a path relative to the working folder when it is inside
+// it, as people typed it.
+func displayPath(p string) string {
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
+			return "./" + rel
+		}
+	}
+	return p
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/devca/devca/ca"
+)
+
+func newSignCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "sign",
+		Usage:     "sign a certificate signing request (CSR)",
+		ArgsUsage: "REQUEST.csr",
+		UsageText: "devca sign app.csr\n" +
+			"devca sign app.csr --cert-file app.pem --days 90",
+		Description: "sign certifies the public key and names (SANs, or the common name when there are none)\n" +
+			"of a CSR in PEM or DER form. Everything else the request asks for, such as CA:TRUE or key\n" +
+			"usages, is ignored: the certificate gets the same profile as 'devca issue' gives.",
+		Flags:  leafOutputFlags(),
+		Action: func(c *cli.Context) error { return runSign(c, e) },
+	}
+}
+
+func runSign(c *cli.Context, e *env) error {
+	args, err := positionalArgs(c, e.args)
+	if err != nil {
+		return err
+	}
+	if len(args) != 1 {
+		return usageErrorf("sign needs exactly one request file, as in 'devca sign app.csr'")
+	}
+	if err := checkDays(c); err != nil {
+		return err
+	}
+	csrPath := absPath(args[0])
+	data, err := os.ReadFile(csrPath)
+	if err != nil {
+		return fmt.Errorf("reading request: %w", err)
+	}
+	csr, err := ca.ParseCSR(data)
+	if err != nil {
+		return withHints(fmt.Errorf("reading request %q: %w", args[0], err), "make one with 'openssl req -new -key key.pem -subj /CN=app.test -addext subjectAltName=DNS:app.test -out app.csr'")
+	}
+	names, _, err := ca.CSRNames(csr)
+	if err != nil {
+		return fmt.Errorf("reading request %q: %w", args[0], err)
+	}
+	auth, err := e.loadCA()
+	if err != nil {
+		return err
+	}
+	certPath := absPath(stringOr(c.String("cert-file"), baseName(names)+".pem"))
+	if err := checkOverwrite(auth, []outputFile{{path: certPath}}, c.Bool("force")); err != nil {
+		return err
+	}
+	leaf, warnings, err := auth.SignCSR(csr, c.Int("days"), c.Bool("client"))
+	if err != nil {
+		return explainIssueError(fmt.Errorf("signing request %q: %w", args[0], err))
+	}
+	for _, w := range warnings {
+		e.warnf("%s", w)
+	}
+	if ignored := ca.IgnoredExtensions(csr.Extensions); len(ignored) > 0 {
+		e.warnf("ignored what the request asked for beyond its names and key: %s", strings.Join(ignored, ", "))
+	}
+	certPEM := leaf.CertPEM
+	if c.Bool("fullchain") {
+		certPEM = append(append([]byte(nil), certPEM...), auth.CertPEM...)
+	}
+	if err := writeOutputs([]outputFile{{path: certPath, data: certPEM, perm: ca.CertPerm}}); err != nil {
+		return err
+	}
+	entry := ca.NewEntry(leaf, names, time.Now())
+	entry.Client, entry.Days, entry.FullChain = c.Bool("client"), c.Int("days"), c.Bool("fullchain")
+	entry.CertFile, entry.CSRFile = certPath, csrPath
+	if err := auth.AddEntry(entry); err != nil {
+		return fmt.Errorf("recording the certificate (its file was written): %w", err)
+	}
+	return printIssued(c, e, entry, names)
+}
