@@ -1,0 +1,283 @@
+package serve
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// serveFiles answers a GET or HEAD from the folder, falling back to the
+// proxy, the SPA index, 404.html or a plain 404 page, in that order.
+func (h *Handler) serveFiles(w http.ResponseWriter, r *http.Request) {
+	name, err := cleanPath(r.URL.Path, r.URL.EscapedPath(), h.cfg.Dotfiles)
+	if err != nil {
+		h.notFound(w, r, err)
+		return
+	}
+	real, err := resolve(h.root, name, h.cfg.Dotfiles)
+	if err != nil {
+		if statusOf(err) == http.StatusNotFound {
+			// A missing file may have a clean-URL page: /about -> about.html.
+			if alt, ok := h.cleanURL(name); ok {
+				h.serveFile(w, r, alt, http.StatusOK)
+				return
+			}
+		}
+		h.notFound(w, r, err)
+		return
+	}
+	fi, err := h.root.Stat(real)
+	if err != nil {
+		h.notFound(w, r, err)
+		return
+	}
+	if fi.IsDir() {
+		h.serveDir(w, r, real)
+		return
+	}
+	if strings.HasSuffix(r.URL.Path, "/") {
+		// A file asked for as a folder: send the client to the file, so
+		// relative links on the page resolve as they would when deployed.
+		localRedirect(w, r, "../"+path.Base(strings.TrimSuffix(r.URL.Path, "/")))
+		return
+	}
+	if strings.HasSuffix(r.URL.Path, "/index.html") {
+		localRedirect(w, r, "./")
+		return
+	}
+	h.serveFile(w, r, real, http.StatusOK)
+}
+
+// cleanURL finds name+".html" for an extension-less name.
+func (h *Handler) cleanURL(name string) (string, bool) {
+	if name == "." || path.Ext(name) != "" {
+		return "", false
+	}
+	real, err := resolve(h.root, name+".html", h.cfg.Dotfiles)
+	if err != nil {
+		return "", false
+	}
+	if fi, err := h.root.Stat(real); err != nil || !fi.Mode().IsRegular() {
+		return "", false
+	}
+	return real, true
+}
+
+// serveDir answers a folder: redirect to the slash form, then index.html,
+// then the listing.
+func (h *Handler) serveDir(w http.ResponseWriter, r *http.Request, real string) {
+	if !strings.HasSuffix(r.URL.Path, "/") {
+		localRedirect(w, r, "./"+path.Base(r.URL.Path)+"/")
+		return
+	}
+	index := path.Join(real, "index.html")
+	if ir, err := resolve(h.root, index, h.cfg.Dotfiles); err == nil {
+		if fi, err := h.root.Stat(ir); err == nil && fi.Mode().IsRegular() {
+			h.serveFile(w, r, ir, http.StatusOK)
+			return
+		}
+	}
+	if h.proxy != nil {
+		h.proxy.ServeHTTP(w, r)
+		return
+	}
+	if h.cfg.NoListing {
+		h.notFound(w, r, fs.ErrNotExist)
+		return
+	}
+	h.serveListing(w, r, real)
+}
+
+// notFound answers a path that names no servable file. Bad paths get 400
+// straight away; other misses go to the proxy, the SPA index or 404.html.
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, err error) {
+	status := statusOf(err)
+	if status == http.StatusInternalServerError {
+		h.errorLog.Printf("devca serve: %s %s: %v", r.Method, r.URL.EscapedPath(), err)
+	}
+	if status != http.StatusNotFound {
+		h.errorPage(w, r, status)
+		return
+	}
+	if h.proxy != nil {
+		h.proxy.ServeHTTP(w, r)
+		return
+	}
+	if h.cfg.SPA && wantsPage(r) {
+		if fi, err := h.root.Stat("index.html"); err == nil && fi.Mode().IsRegular() {
+			h.serveFile(w, r, "index.html", http.StatusOK)
+			return
+		}
+	}
+	if fi, err := h.root.Stat("404.html"); err == nil && fi.Mode().IsRegular() {
+		h.serveFile(w, r, "404.html", http.StatusNotFound)
+		return
+	}
+	h.errorPage(w, r, http.StatusNotFound)
+}
+
+// wantsPage tells a browser navigation (or anything asking for HTML, or a
+// path without an extension) from a request for a missing asset, which
+// should stay a 404 in SPA mode instead of receiving index.html.
+func wantsPage(r *http.Request) bool {
+	if strings.Contains(r.Header.Get("Accept"), "text/html") {
+		return true
+	}
+	return path.Ext(r.URL.Path) == ""
+}
+
+// serveFile sends the file real (resolved, relative to the root) with the
+// given status. For status 200 it goes through http.ServeContent (ranges,
+// conditional requests); other statuses (404.html) send the body as is.
+func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, real string, status int) {
+	f, err := h.root.Open(real)
+	if err != nil {
+		h.errorPage(w, r, statusOrServerError(h, r, err))
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		h.errorPage(w, r, http.StatusNotFound)
+		return
+	}
+	hdr := w.Header()
+	ctype := mime.TypeByExtension(path.Ext(real))
+	if ctype == "" {
+		ctype = sniff(f)
+	}
+	hdr.Set("Content-Type", ctype)
+	modtime := fi.ModTime()
+	etag := fmt.Sprintf(`"%x-%x`, modtime.UnixNano(), fi.Size())
+
+	// A live-reloaded HTML page is read whole and gets the script.
+	if h.live != nil && isHTML(ctype) && fi.Size() <= maxInjectSize {
+		body, err := io.ReadAll(f)
+		if err != nil {
+			h.errorPage(w, r, statusOrServerError(h, r, err))
+			return
+		}
+		body = injectLiveReload(body)
+		hdr.Set("ETag", etag+`-lr"`)
+		h.sendContent(w, r, status, real, modtime, bytes.NewReader(body), int64(len(body)), ctype)
+		return
+	}
+
+	if status == http.StatusOK {
+		if enc, pf, pfi := h.precompressed(r, real); pf != nil {
+			defer pf.Close()
+			hdr.Add("Vary", "Accept-Encoding")
+			hdr.Set("Content-Encoding", enc)
+			hdr.Set("ETag", fmt.Sprintf(`"%x-%x-%s"`, pfi.ModTime().UnixNano(), pfi.Size(), enc))
+			http.ServeContent(w, r, real, pfi.ModTime(), pf)
+			return
+		}
+	}
+	hdr.Set("ETag", etag+`"`)
+	h.sendContent(w, r, status, real, modtime, f, fi.Size(), ctype)
+}
+
+// statusOrServerError maps an open error to a status, logging errors the
+// client is not told about.
+func statusOrServerError(h *Handler, r *http.Request, err error) int {
+	status := statusOf(err)
+	if status == http.StatusInternalServerError {
+		h.errorLog.Printf("devca serve: %s %s: %v", r.Method, r.URL.EscapedPath(), err)
+	}
+	return status
+}
+
+// sendContent sends content, compressing it with gzip when that is worth
+// it, and through http.ServeContent when status is 200.
+func (h *Handler) sendContent(w http.ResponseWriter, r *http.Request, status int, name string, modtime time.Time, content io.ReadSeeker, size int64, ctype string) {
+	compressible := size >= minCompressSize && isCompressible(ctype)
+	if compressible {
+		w.Header().Add("Vary", "Accept-Encoding")
+	}
+	// Ranges address bytes of the identity body, so a range request is
+	// answered uncompressed.
+	if compressible && r.Header.Get("Range") == "" && acceptsEncoding(r, "gzip") {
+		if etag := w.Header().Get("ETag"); etag != "" {
+			w.Header().Set("ETag", strings.TrimSuffix(etag, `"`)+`-gzip"`)
+		}
+		gw := newGzipWriter(w)
+		defer gw.Close()
+		w = gw
+	}
+	if status == http.StatusOK {
+		http.ServeContent(w, r, name, modtime, content)
+		return
+	}
+	hdr := w.Header()
+	hdr.Del("ETag")
+	if _, ok := w.(*gzipWriter); !ok {
+		hdr.Set("Content-Length", strconv.FormatInt(size, 10))
+	}
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		io.Copy(w, content)
+	}
+}
+
+// precompressed opens the ".br" or ".gz" sibling of real when the client
+// accepts that encoding and the sibling is a regular file, preferring br.
+func (h *Handler) precompressed(r *http.Request, real string) (string, *os.File, fs.FileInfo) {
+	ae := r.Header.Get("Accept-Encoding")
+	if ae == "" {
+		return "", nil, nil
+	}
+	for _, c := range []struct{ enc, ext string }{{"br", ".br"}, {"gzip", ".gz"}} {
+		if !acceptsEncoding(r, c.enc) {
+			continue
+		}
+		f, err := h.root.Open(real + c.ext)
+		if err != nil {
+			continue
+		}
+		fi, err := f.Stat()
+		if err != nil || !fi.Mode().IsRegular() {
+			f.Close()
+			continue
+		}
+		return c.enc, f, fi
+	}
+	return "", nil, nil
+}
+
+// sniff guesses a content type from the first 512 bytes, then rewinds.
+func sniff(f io.ReadSeeker) string {
+	var buf [512]byte
+	n, _ := io.ReadFull(f, buf[:])
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "application/octet-stream"
+	}
+	return http.DetectContentType(buf[:n])
+}
+
+func isHTML(ctype string) bool {
+	return strings.HasPrefix(ctype, "text/html")
+}
+
+// localRedirect sends a redirect to rel, a relative path ("./x/", "../x")
+// that is escaped here, keeping the query string like net/http's. Relative
+// targets cannot turn into "//evil.example" open redirects, and the "./"
+// prefix keeps a name with a colon from reading as a URL scheme. It uses 302
+// rather than 301: a browser caches a permanent redirect, and during
+// development a file may become a folder at any moment.
+func localRedirect(w http.ResponseWriter, r *http.Request, rel string) {
+	target := (&url.URL{Path: rel}).EscapedPath()
+	if q := r.URL.RawQuery; q != "" {
+		target += "?" + q
+	}
+	w.Header().Set("Location", target)
+	w.WriteHeader(http.StatusFound)
+}

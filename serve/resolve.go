@@ -1,0 +1,193 @@
+package serve
+
+import (
+	"errors"
+	"io/fs"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"syscall"
+)
+
+// Errors of path resolution. They never reach a client as text: statusOf
+// maps them to a status code and the client sees only that code's page.
+var (
+	// errBadPath is a request path that no file name can match: it holds
+	// "..", a NUL byte, a backslash or an encoded slash.
+	errBadPath = errors.New("malformed request path")
+	// errHidden is a path that names, or leads through, a dotfile while
+	// dotfiles are hidden.
+	errHidden = errors.New("hidden path")
+	// errEscapes is a symbolic link that leads out of the root.
+	errEscapes = errors.New("path escapes the root")
+)
+
+// maxSymlinks bounds how many symbolic links one lookup follows, like the
+// SYMLOOP_MAX minimum that os.Root also uses.
+const maxSymlinks = 8
+
+// cleanPath turns a decoded URL path into a slash-separated name relative to
+// the served folder ("." for the folder itself). rawPath is the path as the
+// client sent it (URL.EscapedPath), used to refuse encoded separators, which
+// some servers and proxies treat as real ones.
+//
+// It refuses rather than repairs: a ".." segment, a backslash, a NUL or a
+// control byte, an encoded "/" or "\" all return errBadPath, so that no
+// normalisation trick can change which file is meant. With dotfiles false any
+// segment starting with "." returns errHidden.
+func cleanPath(urlPath, rawPath string, dotfiles bool) (string, error) {
+	if !strings.HasPrefix(urlPath, "/") {
+		return "", errBadPath
+	}
+	for i := 0; i < len(urlPath); i++ {
+		if c := urlPath[i]; c < 0x20 || c == 0x7f || c == '\\' {
+			return "", errBadPath
+		}
+	}
+	if containsFold(rawPath, "%2f") || containsFold(rawPath, "%5c") || containsFold(rawPath, "%00") {
+		return "", errBadPath
+	}
+	for seg := range strings.SplitSeq(urlPath[1:], "/") {
+		if seg == ".." {
+			return "", errBadPath
+		}
+		if !dotfiles && len(seg) > 1 && seg[0] == '.' {
+			return "", errHidden
+		}
+	}
+	name := strings.TrimPrefix(path.Clean(urlPath), "/")
+	if name == "" {
+		name = "."
+	}
+	if !fs.ValidPath(name) || !validOnWindows(name) {
+		return "", errBadPath
+	}
+	return name, nil
+}
+
+// validOnWindows refuses names that Windows would read differently from what
+// they say: alternate data streams ("a.txt:secret"), 8.3 short names
+// ("SECRET~1.TXT") and trailing dots or spaces, which Windows drops. The
+// check runs on every system so that one table of attack paths holds
+// everywhere; such names are rare on a development site.
+func validOnWindows(name string) bool {
+	for seg := range strings.SplitSeq(name, "/") {
+		if strings.ContainsAny(seg, ":~") && isShortOrStream(seg) {
+			return false
+		}
+		if seg != "." && (strings.HasSuffix(seg, ".") || strings.HasSuffix(seg, " ")) {
+			return false
+		}
+	}
+	return true
+}
+
+// isShortOrStream reports whether seg looks like an alternate data stream or
+// an 8.3 short name: a ":" anywhere, or "~" followed by a digit.
+func isShortOrStream(seg string) bool {
+	if strings.Contains(seg, ":") {
+		return true
+	}
+	i := strings.IndexByte(seg, '~')
+	return i >= 0 && i+1 < len(seg) && seg[i+1] >= '0' && seg[i+1] <= '9'
+}
+
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolve follows the symbolic links in name, a result of cleanPath, and
+// returns the path of the file it finally names, relative to the root. It
+// refuses links that leave the root (errEscapes) and, when dotfiles are
+// hidden, links that lead to a dotfile or through a dot-folder (errHidden),
+// so a link cannot reveal what the URL could not name.
+//
+// Confinement itself is os.Root's job: every open goes through it, and it
+// refuses escaping links even if one appears after this check. resolve only
+// adds the dotfile rule and reports the resolved name, so that precompressed
+// siblings and clean URLs are looked up next to the real file.
+func resolve(root *os.Root, name string, dotfiles bool) (string, error) {
+	if name == "." {
+		return ".", nil
+	}
+	var done []string // resolved components
+	todo := strings.Split(name, "/")
+	links := 0
+	for len(todo) > 0 {
+		seg := todo[0]
+		todo = todo[1:]
+		switch seg {
+		case "", ".":
+			continue
+		case "..":
+			if len(done) == 0 {
+				return "", errEscapes
+			}
+			done = done[:len(done)-1]
+			continue
+		}
+		if !dotfiles && seg[0] == '.' {
+			return "", errHidden
+		}
+		cur := strings.Join(append(done, seg), "/")
+		fi, err := root.Lstat(cur)
+		if err != nil {
+			return "", err
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			done = append(done, seg)
+			continue
+		}
+		links++
+		if links > maxSymlinks {
+			return "", errEscapes
+		}
+		target, err := root.Readlink(cur)
+		if err != nil {
+			return "", err
+		}
+		if strings.HasPrefix(target, "/") || strings.Contains(target, "\\") || (len(target) > 1 && target[1] == ':') {
+			// os.Root refuses absolute links; so do we, whatever the system.
+			return "", errEscapes
+		}
+		todo = append(strings.Split(target, "/"), todo...)
+	}
+	if len(done) == 0 {
+		return ".", nil
+	}
+	return strings.Join(done, "/"), nil
+}
+
+// statusOf maps a lookup or open error to the status the client sees. Like
+// net/http's toHTTPError it never exposes the error's text. A path that is
+// hidden or leaves the root looks exactly like one that does not exist.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, errBadPath):
+		return http.StatusBadRequest
+	case errors.Is(err, errHidden), errors.Is(err, errEscapes),
+		errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR),
+		errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENAMETOOLONG):
+		return http.StatusNotFound
+	case errors.Is(err, fs.ErrPermission):
+		return http.StatusForbidden
+	}
+	if isEscapeError(err) {
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
+}
+
+// isEscapeError recognises os.Root's refusal of a path outside the root. The
+// os package does not export that error, so its text is the only handle; the
+// text is matched here and never shown.
+func isEscapeError(err error) bool {
+	var pe *fs.PathError
+	return errors.As(err, &pe) && strings.Contains(pe.Err.Error(), "escapes from parent")
+}

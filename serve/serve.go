@@ -1,0 +1,373 @@
+// Package serve is devca's HTTPS development server: it serves a folder, or
+// proxies a plain-HTTP development server, behind a certificate from the
+// devca CA.
+//
+// # Serving files
+//
+// [New] returns an [http.Handler] for a [Config]. Folders are answered with
+// their index.html or a directory listing (HTML, or JSON when the client asks
+// for application/json). With [Config.SPA] unknown paths get the root
+// index.html; a 404.html at the root is used for pages that do not exist; a
+// path without an extension also finds the ".html" file of that name ("clean
+// URLs"). Files are sent with [http.ServeContent], so ranges, ETags and
+// conditional requests work; responses carry "Cache-Control: no-cache" so an
+// edit shows on the next load. Text is gzip-compressed on the fly, and a
+// precompressed ".br" or ".gz" sibling is sent instead when the client
+// accepts it.
+//
+// # Security
+//
+// Every file is opened through an [os.Root], so no path and no symbolic link
+// reaches outside the folder. Request paths holding "..", backslashes, NUL
+// bytes or encoded slashes are refused before any lookup. Dotfiles and
+// dot-folders (".git", ".env") are hidden, also through symbolic links,
+// unless [Config.Dotfiles] is set. Clients never see error text: a failure is
+// a status code and a fixed page.
+//
+// # Live reload and proxying
+//
+// With [Config.LiveReload] the folder is watched and every HTML page served
+// gets a small script that reloads it on change, through server-sent events
+// at [EventsPath]. With [Config.Proxy] requests that match no file go to a
+// plain-HTTP upstream, WebSocket upgrades included.
+package serve
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// EventsPath is where a page loaded with live reload listens for changes.
+// The leading dot keeps it apart from any file a site would serve, since
+// dot-paths are hidden by default.
+const EventsPath = "/.devca/events"
+
+// Config says what a Handler serves and how.
+type Config struct {
+	// Dir is the folder to serve. Empty means no files: every request goes
+	// to Proxy.
+	Dir string
+	// NoListing turns directory listings off; a folder without index.html
+	// is then a 404.
+	NoListing bool
+	// SPA answers unknown paths with the root index.html, for single-page
+	// applications that route in the browser.
+	SPA bool
+	// Dotfiles serves files and folders whose names start with ".".
+	Dotfiles bool
+	// CORS allows every origin to read responses and answers preflight
+	// requests.
+	CORS bool
+	// Headers are added to every response; they win over devca's defaults.
+	Headers http.Header
+	// LiveReload watches Dir and reloads open HTML pages when it changes.
+	LiveReload bool
+	// Proxy is a plain-HTTP upstream for requests that match no file.
+	Proxy *url.URL
+	// AccessLog receives one line per request; nil means no log.
+	AccessLog io.Writer
+	// ErrorLog receives problems the client is not told about in detail
+	// (upstream errors, failed reads); nil means AccessLog.
+	ErrorLog io.Writer
+	// Now is the clock for log lines; nil means time.Now.
+	Now func() time.Time
+}
+
+// Handler serves a Config. Close it to stop live reload and end open event
+// streams, which would otherwise keep a graceful shutdown waiting.
+type Handler struct {
+	cfg      Config
+	root     *os.Root
+	headers  http.Header
+	proxy    http.Handler
+	live     *liveReload
+	logMu    sync.Mutex
+	errorLog *log.Logger
+}
+
+// New checks cfg and returns a Handler for it. It opens cfg.Dir, which must
+// be a folder, and starts watching it when live reload is on.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Dir == "" && cfg.Proxy == nil {
+		return nil, errors.New("nothing to serve: set a folder or a proxy upstream")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	h := &Handler{cfg: cfg, headers: http.Header{}}
+	for k, vs := range cfg.Headers {
+		h.headers[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
+	}
+	errOut := cfg.ErrorLog
+	if errOut == nil {
+		errOut = cfg.AccessLog
+	}
+	if errOut == nil {
+		errOut = io.Discard
+	}
+	h.errorLog = log.New(errOut, "", 0)
+	if cfg.Dir != "" {
+		fi, err := os.Stat(cfg.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("opening folder to serve: %w", err)
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("opening folder to serve: %q is not a folder", cfg.Dir)
+		}
+		if h.root, err = os.OpenRoot(cfg.Dir); err != nil {
+			return nil, fmt.Errorf("opening folder to serve: %w", err)
+		}
+	}
+	if cfg.Proxy != nil {
+		p, err := newProxy(cfg.Proxy, h.errorLog)
+		if err != nil {
+			h.Close()
+			return nil, err
+		}
+		h.proxy = p
+	}
+	if cfg.LiveReload && h.root != nil {
+		lr, err := newLiveReload(cfg.Dir, cfg.Dotfiles, h.errorLog)
+		if err != nil {
+			h.Close()
+			return nil, err
+		}
+		h.live = lr
+	}
+	return h, nil
+}
+
+// Close stops watching the folder, ends event streams and releases the
+// folder. Requests after Close fail.
+func (h *Handler) Close() error {
+	if h.live != nil {
+		h.live.close()
+	}
+	if h.root != nil {
+		return h.root.Close()
+	}
+	return nil
+}
+
+// ServeHTTP answers one request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.cfg.Now()
+	rec := &recorder{ResponseWriter: w, status: 0}
+	defer func() {
+		if h.cfg.AccessLog != nil {
+			h.logRequest(r, rec, h.cfg.Now().Sub(start))
+		}
+	}()
+	w = rec
+
+	hdr := w.Header()
+	hdr.Set("Cache-Control", "no-cache")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	if h.cfg.CORS {
+		hdr.Set("Access-Control-Allow-Origin", "*")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			hdr.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+			if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+				hdr.Set("Access-Control-Allow-Headers", rh)
+			}
+			hdr.Set("Access-Control-Max-Age", "600")
+			h.applyHeaders(hdr)
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+	}
+	h.applyHeaders(hdr)
+
+	if h.live != nil && r.URL.Path == EventsPath {
+		h.live.serveEvents(w, r)
+		return
+	}
+	if h.root == nil {
+		h.proxy.ServeHTTP(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if h.proxy != nil {
+			h.proxy.ServeHTTP(w, r)
+			return
+		}
+		hdr.Set("Allow", "GET, HEAD, OPTIONS")
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		h.errorPage(w, r, http.StatusMethodNotAllowed)
+		return
+	}
+	h.serveFiles(w, r)
+}
+
+// applyHeaders adds the configured headers, replacing devca's defaults of
+// the same name.
+func (h *Handler) applyHeaders(hdr http.Header) {
+	for k, vs := range h.headers {
+		hdr[k] = append([]string(nil), vs...)
+	}
+}
+
+// logRequest writes one access-log line: time, method, path, status, bytes
+// and duration. The path is quoted when it holds anything but printable
+// ASCII, so a request cannot forge log lines or send terminal escapes.
+func (h *Handler) logRequest(r *http.Request, rec *recorder, d time.Duration) {
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	target := r.URL.EscapedPath()
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
+	}
+	if !printableASCII(target) {
+		target = fmt.Sprintf("%q", target)
+	}
+	method := r.Method
+	if !printableASCII(method) {
+		method = fmt.Sprintf("%q", method)
+	}
+	line := fmt.Sprintf("%s %s %s %d %d %s\n",
+		h.cfg.Now().Format("2006-01-02T15:04:05.000Z07:00"), method, target, status, rec.bytes, d.Round(10*time.Microsecond))
+	h.logMu.Lock()
+	io.WriteString(h.cfg.AccessLog, line)
+	h.logMu.Unlock()
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f || s[i] == '"' {
+			return false
+		}
+	}
+	return true
+}
+
+// recorder remembers the status and body size for the access log.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 && code >= 200 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(p)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps the sendfile path of the underlying writer.
+func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := io.Copy(r.ResponseWriter, src)
+	r.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush, Hijack and deadlines.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Flush is needed by httputil.ReverseProxy, which flushes through an
+// http.Flusher assertion rather than a ResponseController.
+func (r *recorder) Flush() {
+	http.NewResponseController(r.ResponseWriter).Flush()
+}
+
+// errorPage writes a short fixed page for status. It never includes error
+// text, paths or anything else the request did not already hold.
+func (h *Handler) errorPage(w http.ResponseWriter, r *http.Request, status int) {
+	hdr := w.Header()
+	for _, k := range []string{"Content-Encoding", "Content-Length", "ETag", "Last-Modified", "Accept-Ranges"} {
+		hdr.Del(k)
+	}
+	hdr.Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	if r.Method == http.MethodHead {
+		return
+	}
+	text := http.StatusText(status)
+	fmt.Fprintf(w, "<!doctype html>\n<meta charset=utf-8><meta name=viewport content=\"width=device-width\">\n"+
+		"<title>%d %s</title>\n<h1>%d %s</h1>\n", status, text, status, text)
+}
+
+// TLSConfig returns the TLS settings devca serves with: TLS 1.2 or newer,
+// Go's default cipher suites (AEADs with forward secrecy only, see
+// crypto/tls), HTTP/2 and HTTP/1.1 by ALPN, and the certificate getCert
+// returns.
+func TLSConfig(getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)) *tls.Config {
+	return &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		NextProtos:     []string{"h2", "http/1.1"},
+		GetCertificate: getCert,
+	}
+}
+
+// Server limits, named so that the README can quote them.
+const (
+	// ReadHeaderTimeout bounds how long a client may take to send headers.
+	ReadHeaderTimeout = 10 * time.Second
+	// IdleTimeout closes keep-alive connections that stay unused.
+	IdleTimeout = 2 * time.Minute
+	// MaxHeaderBytes bounds the size of request headers.
+	MaxHeaderBytes = 64 << 10
+	// ShutdownGrace is how long a graceful shutdown lets requests finish.
+	ShutdownGrace = 5 * time.Second
+)
+
+// NewServer returns an http.Server for h with devca's timeouts and header
+// limits. There is no write timeout, so large files and event streams are
+// not cut; idle and header timeouts still free stuck connections. Close h
+// when the server shuts down (the server does so itself when Shutdown is
+// called, through RegisterOnShutdown).
+func NewServer(h http.Handler, tlsConfig *tls.Config, errorLog io.Writer) *http.Server {
+	if errorLog == nil {
+		errorLog = io.Discard
+	}
+	srv := &http.Server{
+		Handler:           h,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ErrorLog:          log.New(&tlsNoiseFilter{w: errorLog}, "", 0),
+	}
+	if c, ok := h.(interface{ Close() error }); ok {
+		srv.RegisterOnShutdown(func() { c.Close() })
+	}
+	return srv
+}
+
+// tlsNoiseFilter drops "TLS handshake error" lines: browsers open and drop
+// speculative connections all the time, and a client that does not trust
+// the root yet fails every handshake, which the startup message covers.
+type tlsNoiseFilter struct{ w io.Writer }
+
+func (f *tlsNoiseFilter) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), "TLS handshake error") {
+		return len(p), nil
+	}
+	return f.w.Write(p)
+}
