@@ -32,7 +32,7 @@ func newIssueCommand(e *env) *cli.Command {
 		&cli.BoolFlag{Name: "p12", Usage: "also write a PKCS#12 file NAME+N.p12"},
 		&cli.StringFlag{Name: "p12-file", Usage: "also write a PKCS#12 file to `FILE`"},
 		&cli.BoolFlag{Name: "p12-legacy", Usage: "encrypt the PKCS#12 file the legacy way (3DES) for macOS Keychain, older Windows and Android"},
-		&cli.StringFlag{Name: "p12-password", Value: ca.DefaultP12Password, Usage: "PKCS#12 password", EnvVars: []string{"DEVCA_P12_PASSWORD"}},
+		&cli.StringFlag{Name: "p12-password", Value: ca.DefaultP12Password, Usage: "PKCS#12 password (or set DEVCA_P12_PASSWORD)"},
 	)
 	return &cli.Command{
 		Name:      "issue",
@@ -81,8 +81,8 @@ func runIssue(c *cli.Context, e *env) error {
 	if err := checkDays(c); err != nil {
 		return err
 	}
-	if c.IsSet("p12-legacy") && !wantsP12(c) || c.IsSet("p12-password") && !wantsP12(c) {
-		return usageErrorf("--p12-legacy and --p12-password only apply with --p12 or --p12-file")
+	if c.Bool("p12-legacy") && !wantsP12(c) {
+		return usageErrorf("--p12-legacy only applies with --p12 or --p12-file")
 	}
 	auth, err := e.loadCA()
 	if err != nil {
@@ -122,7 +122,7 @@ func runIssue(c *cli.Context, e *env) error {
 		{path: keyPath, data: leaf.KeyPEM, perm: ca.KeyPerm},
 	}
 	if p12Path != "" {
-		p12, err := ca.EncodeP12(leaf, auth.Cert, c.String("p12-password"), c.Bool("p12-legacy"))
+		p12, err := ca.EncodeP12(leaf, auth.Cert, p12Password(c, e), c.Bool("p12-legacy"))
 		if err != nil {
 			return err
 		}
@@ -213,4 +213,16 @@ func stringOr(s, def string) string {
 // badNames is the usage error for a name that cannot go into a certificate.
 func badNames(err error) error {
 	return &usageError{err: withHints(err, "a name is a DNS name (app.test, *.app.test), an IP address, an email address or a URI")}
+}
+
+// p12Password is --p12-password, else a non-empty $DEVCA_P12_PASSWORD, else
+// the default. An empty variable counts as unset, as shells often leave them.
+func p12Password(c *cli.Context, e *env) string {
+	if c.IsSet("p12-password") {
+		return c.String("p12-password")
+	}
+	if pw := e.getenv("DEVCA_P12_PASSWORD"); pw != "" {
+		return pw
+	}
+	return ca.DefaultP12Password
 }

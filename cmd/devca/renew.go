@@ -29,7 +29,7 @@ func newRenewCommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "within", Value: "30d", Usage: "renew certificates expiring within this `DURATION`"},
 			&cli.BoolFlag{Name: "all", Usage: "renew every current certificate"},
 			&cli.StringSliceFlag{Name: "serial", Usage: "renew the certificate with this serial (hex); repeatable"},
-			&cli.StringFlag{Name: "p12-password", Value: ca.DefaultP12Password, Usage: "password for renewed PKCS#12 files", EnvVars: []string{"DEVCA_P12_PASSWORD"}},
+			&cli.StringFlag{Name: "p12-password", Value: ca.DefaultP12Password, Usage: "password for renewed PKCS#12 files (or set DEVCA_P12_PASSWORD)"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "say what would be renewed and change nothing"},
 		},
 		Action: func(c *cli.Context) error { return runRenew(c, e) },
@@ -140,7 +140,7 @@ func renewEntry(c *cli.Context, e *env, auth *ca.Authority, old ca.Entry) (ca.En
 		files = append(files, outputFile{path: old.KeyFile, data: leaf.KeyPEM, perm: ca.KeyPerm})
 	}
 	if old.P12File != "" {
-		p12, err := ca.EncodeP12(leaf, auth.Cert, c.String("p12-password"), old.P12Legacy)
+		p12, err := ca.EncodeP12(leaf, auth.Cert, p12Password(c, e), old.P12Legacy)
 		if err != nil {
 			return ca.Entry{}, err
 		}
