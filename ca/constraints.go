@@ -122,14 +122,6 @@ func constraintsOf(root *x509.Certificate) Constraints {
 	return c
 }
 
-// hasOtherConstraints reports whether root constrains something devca does not
-// check itself (excluded subtrees), in which case Go's verifier has the last
-// word.
-func hasOtherConstraints(root *x509.Certificate) bool {
-	return len(root.ExcludedDNSDomains) > 0 || len(root.ExcludedIPRanges) > 0 ||
-		len(root.ExcludedEmailAddresses) > 0 || len(root.ExcludedURIDomains) > 0
-}
-
 // Permits reports whether c allows name n. An unconstrained set allows
 // everything. For a domain constraint d, a name matches when it is d or ends
 // in "."+d; a wildcard matches when its base does.

@@ -11,10 +11,6 @@ import (
 	"github.com/devca/devca/ca"
 )
 
-// defaultRenewWindow is how close to expiry a certificate counts as
-// "expiring soon" for list and renew.
-const defaultRenewWindow = 30 * 24 * time.Hour
-
 func newListCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "list",

@@ -56,7 +56,7 @@ func TestScript(t *testing.T) {
 			return false, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"tlsprobe": cmdTLSProbe,
+			"tlsprobe":  cmdTLSProbe,
 			"certcheck": cmdCertCheck,
 		},
 	})
