@@ -1,0 +1,3 @@
+package trust
+
+func platformDefaults(*Env) error { return nil }

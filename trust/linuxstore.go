@@ -1,0 +1,231 @@
+package trust
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// distro is one family of Linux distributions that share a system trust
+// store layout: a folder of local anchors, the command that rebuilds the
+// trust store from it, and the bundle file that command produces.
+type distro struct {
+	name string
+	// ids are /etc/os-release ID or ID_LIKE values of the family.
+	ids []string
+	// anchors is where local roots go; refresh rebuilds the store.
+	anchors string
+	refresh []string
+	// bundle is the generated PEM bundle OpenSSL, curl and Go read; it
+	// holds the root exactly when the store trusts it.
+	bundle string
+	// nssPackage and install say how to get certutil on this distro.
+	nssPackage, install string
+}
+
+// distros lists the supported families in probing order: when
+// /etc/os-release names none of them, the first whose anchors folder exists
+// wins. RHEL comes first because its /etc/pki/ca-trust is unambiguous, while
+// some RHEL installs also have /usr/local/share/ca-certificates.
+var distros = []distro{
+	{
+		name: "Fedora/RHEL", ids: []string{"fedora", "rhel", "centos", "rocky", "almalinux", "amzn", "ol"},
+		anchors: "/etc/pki/ca-trust/source/anchors", refresh: []string{"update-ca-trust", "extract"},
+		bundle:     "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+		nssPackage: "nss-tools", install: "dnf install",
+	},
+	{
+		name: "Debian/Ubuntu", ids: []string{"debian", "ubuntu", "linuxmint", "pop", "raspbian"},
+		anchors: "/usr/local/share/ca-certificates", refresh: []string{"update-ca-certificates"},
+		bundle:     "/etc/ssl/certs/ca-certificates.crt",
+		nssPackage: "libnss3-tools", install: "apt install",
+	},
+	{
+		name: "Alpine", ids: []string{"alpine"},
+		anchors: "/usr/local/share/ca-certificates", refresh: []string{"update-ca-certificates"},
+		bundle:     "/etc/ssl/certs/ca-certificates.crt",
+		nssPackage: "nss-tools", install: "apk add",
+	},
+	{
+		name: "Arch", ids: []string{"arch", "manjaro", "endeavouros"},
+		anchors: "/etc/ca-certificates/trust-source/anchors", refresh: []string{"trust", "extract-compat"},
+		bundle:     "/etc/ca-certificates/extracted/tls-ca-bundle.pem",
+		nssPackage: "nss", install: "pacman -S",
+	},
+	{
+		name: "openSUSE", ids: []string{"opensuse", "suse", "sles", "opensuse-leap", "opensuse-tumbleweed"},
+		anchors: "/usr/share/pki/trust/anchors", refresh: []string{"update-ca-certificates"},
+		bundle:     "/var/lib/ca-certificates/ca-bundle.pem",
+		nssPackage: "mozilla-nss-tools", install: "zypper install",
+	},
+}
+
+// detectDistro returns the trust store layout of the Linux system under
+// env.Root, or nil when none is recognised.
+func detectDistro(env Env) *distro {
+	id, like := env.osRelease()
+	for _, want := range append([]string{id}, like...) {
+		for i := range distros {
+			d := &distros[i]
+			if slices.Contains(d.ids, want) && isDir(filepath.Dir(env.path(d.anchors))) {
+				return d
+			}
+		}
+	}
+	for i := range distros {
+		if isDir(env.path(distros[i].anchors)) {
+			return &distros[i]
+		}
+	}
+	return nil
+}
+
+// linuxStore is the system trust store of a Linux distribution.
+type linuxStore struct {
+	env    Env
+	distro *distro
+}
+
+func newLinuxStore(env Env) *linuxStore { return &linuxStore{env: env, distro: detectDistro(env)} }
+
+func (s *linuxStore) Name() string { return StoreSystem }
+
+func (s *linuxStore) Description() string {
+	if s.distro == nil {
+		return "Linux system store"
+	}
+	return s.distro.name + " system store"
+}
+
+func (s *linuxStore) Present(context.Context) bool { return s.distro != nil }
+
+func (s *linuxStore) anchorPath(root *Root) string {
+	return filepath.Join(s.env.path(s.distro.anchors), root.FileName())
+}
+
+func (s *linuxStore) bundleHas(der []byte) (bool, error) {
+	data, err := readFileIfExists(s.env.path(s.distro.bundle))
+	if err != nil {
+		return false, fmt.Errorf("reading system bundle: %w", err)
+	}
+	return containsDER(data, der), nil
+}
+
+func (s *linuxStore) Check(_ context.Context, root *Root) ([]Location, error) {
+	if s.distro == nil {
+		return nil, ErrUnsupported
+	}
+	path := s.anchorPath(root)
+	trusted, err := s.bundleHas(root.Cert.Raw)
+	if err != nil {
+		return nil, err
+	}
+	loc := Location{Path: path, Trusted: trusted}
+	if data, _ := readFileIfExists(path); !trusted && containsDER(data, root.Cert.Raw) {
+		loc.Note = "file present but the store was not rebuilt"
+	}
+	return []Location{loc}, nil
+}
+
+func (s *linuxStore) refreshCmd(why string) Cmd {
+	return Cmd{Name: s.distro.refresh[0], Args: s.distro.refresh[1:], Privileged: true, Why: why}
+}
+
+func (s *linuxStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
+	if s.distro == nil {
+		return nil, ErrUnsupported
+	}
+	path := s.anchorPath(root)
+	data, err := readFileIfExists(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %q: %w", path, err)
+	}
+	inFile := containsDER(data, root.Cert.Raw)
+	inBundle, err := s.bundleHas(root.Cert.Raw)
+	if err != nil {
+		return nil, err
+	}
+	entry := entryFor(StoreSystem, root, path, root.FileName(), true)
+	if inFile && inBundle {
+		entry.Changed = false
+		return []Entry{entry}, nil
+	}
+	const why = "add the devca root to the system trust store"
+	cmds := []Cmd{
+		{Name: "install", Args: []string{"-D", "-m", "0644", root.File, path}, Privileged: true, Why: why},
+		s.refreshCmd(why),
+	}
+	if inFile {
+		// A previous run copied the file but could not rebuild the store.
+		cmds = cmds[1:]
+	}
+	if err := s.run(ctx, cmds); err != nil {
+		if inFile || errors.Is(err, errRefresh) {
+			return []Entry{entry}, err
+		}
+		return nil, err
+	}
+	if ok, err := s.bundleHas(root.Cert.Raw); err != nil {
+		return []Entry{entry}, err
+	} else if !ok {
+		return []Entry{entry}, fmt.Errorf("%s ran but %q does not hold the root", s.distro.refresh[0], s.env.path(s.distro.bundle))
+	}
+	return []Entry{entry}, nil
+}
+
+// errRefresh marks a failure of the refresh command, after the anchor file
+// changed.
+var errRefresh = errors.New("rebuilding the system store")
+
+// run runs cmds in order. When one needs root and cannot get it, the
+// returned *PrivilegeError lists the remaining commands too, so the user can
+// finish by hand.
+func (s *linuxStore) run(ctx context.Context, cmds []Cmd) error {
+	for i, c := range cmds {
+		if _, err := s.env.Runner.Run(ctx, c); err != nil {
+			var pe *PrivilegeError
+			if errors.As(err, &pe) {
+				rest := make([]string, 0, len(cmds)-i)
+				for _, r := range cmds[i:] {
+					rest = append(rest, r.String())
+				}
+				return &PrivilegeError{Why: pe.Why, Commands: rest}
+			}
+			if c.Name == s.distro.refresh[0] {
+				return fmt.Errorf("%w: %w", errRefresh, err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *linuxStore) Uninstall(ctx context.Context, e Entry) (bool, error) {
+	if s.distro == nil {
+		return false, ErrUnsupported
+	}
+	data, err := os.ReadFile(e.Location)
+	if errors.Is(err, os.ErrNotExist) {
+		inBundle, berr := s.bundleHas(e.Cert)
+		if berr != nil || !inBundle {
+			return false, berr
+		}
+		// The file is gone but the store was not rebuilt since.
+		return true, s.run(ctx, []Cmd{s.refreshCmd("remove the devca root from the system trust store")})
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading %q: %w", e.Location, err)
+	}
+	der, err := firstCertDER(data)
+	if err != nil || fingerprint(der) != e.SHA256 {
+		return false, fmt.Errorf("%q holds another certificate than the one devca installed, so devca left it alone", e.Location)
+	}
+	const why = "remove the devca root from the system trust store"
+	return true, s.run(ctx, []Cmd{
+		{Name: "rm", Args: []string{"-f", "--", e.Location}, Privileged: true, Why: why},
+		s.refreshCmd(why),
+	})
+}

@@ -1,0 +1,116 @@
+package trust
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// RecordFile is the name of the install record in the CA home.
+const RecordFile = "trust.json"
+
+// Entry is one certificate devca added to one location of a store, as kept
+// in the install record.
+type Entry struct {
+	Store string `json:"store"`
+	// Location is the database, file or store the certificate went into,
+	// such as "sql:/home/u/.pki/nssdb" or "/etc/ssl/certs/java/cacerts".
+	Location string `json:"location"`
+	// Name is the NSS nickname, Java alias or file name, when the store
+	// names its entries.
+	Name string `json:"name,omitempty"`
+	// SHA256 is the certificate's fingerprint and Cert its DER bytes, so
+	// uninstall can remove exactly this certificate even when the CA home
+	// no longer has it.
+	SHA256 string `json:"sha256"`
+	Cert   []byte `json:"cert"`
+	// Changed reports whether the operation that returned the entry
+	// changed the store; it is not recorded.
+	Changed bool `json:"-"`
+}
+
+func (e Entry) key() string {
+	return e.Store + "\x00" + e.Location + "\x00" + e.Name + "\x00" + e.SHA256
+}
+
+// entryFor returns the entry for root at location.
+func entryFor(store string, root *Root, location, name string, changed bool) Entry {
+	return Entry{Store: store, Location: location, Name: name, SHA256: root.Fingerprint(), Cert: root.Cert.Raw, Changed: changed}
+}
+
+type record struct {
+	Version int     `json:"version"`
+	Entries []Entry `json:"entries"`
+	dirty   bool
+}
+
+func loadRecord(dir string) (*record, error) {
+	path := filepath.Join(dir, RecordFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &record{Version: 1}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading install record: %w", err)
+	}
+	var r record
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("reading install record %q: %w", path, err)
+	}
+	if r.Version != 1 {
+		return nil, fmt.Errorf("reading install record %q: unknown version %d", path, r.Version)
+	}
+	return &r, nil
+}
+
+func (r *record) add(e Entry) {
+	for _, old := range r.Entries {
+		if old.key() == e.key() {
+			return
+		}
+	}
+	e.Changed = false
+	r.Entries = append(r.Entries, e)
+	r.dirty = true
+}
+
+func (r *record) remove(e Entry) {
+	n := len(r.Entries)
+	r.Entries = slices.DeleteFunc(r.Entries, func(old Entry) bool { return old.key() == e.key() })
+	r.dirty = r.dirty || len(r.Entries) != n
+}
+
+func (r *record) forStore(store string) []Entry {
+	var out []Entry
+	for _, e := range r.Entries {
+		if e.Store == store {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// save writes the record atomically if it changed. The record names only
+// public certificates and paths, but it decides what uninstall deletes, so
+// it is kept private to the user like the rest of the CA home.
+func (r *record) save(dir string) error {
+	if !r.dirty {
+		return nil
+	}
+	if r.Entries == nil {
+		r.Entries = []Entry{}
+	}
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding install record: %w", err)
+	}
+	if err := writeFileAtomic(filepath.Join(dir, RecordFile), append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("saving install record: %w", err)
+	}
+	r.dirty = false
+	return nil
+}

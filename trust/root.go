@@ -1,0 +1,137 @@
+package trust
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Root is a devca root certificate as the stores see it: the certificate,
+// its PEM encoding, a file holding that PEM (commands such as certutil and
+// keytool read the root from a file) and the names derived from its
+// fingerprint.
+type Root struct {
+	Cert *x509.Certificate
+	PEM  []byte
+	// File is a PEM file holding exactly Cert, readable by root and by the
+	// user; command lines shown to the user refer to it.
+	File string
+}
+
+// NewRoot returns the Root for cert. file must hold cert in PEM form; when
+// file is empty or holds another certificate, NewRoot writes cert to
+// "devca-root-<fingerprint>.pem" in dir and uses that.
+func NewRoot(cert *x509.Certificate, file, dir string) (*Root, error) {
+	r := &Root{Cert: cert, PEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})}
+	if file != "" {
+		if data, err := os.ReadFile(file); err == nil && containsCert(data, cert) {
+			r.File = file
+			return r, nil
+		}
+	}
+	r.File = filepath.Join(dir, "devca-root-"+r.Fingerprint()[:16]+".pem")
+	if data, err := os.ReadFile(r.File); err == nil && bytes.Equal(data, r.PEM) {
+		return r, nil
+	}
+	if err := writeFileAtomic(r.File, r.PEM, 0o644); err != nil {
+		return nil, fmt.Errorf("saving a copy of the root for the trust stores: %w", err)
+	}
+	return r, nil
+}
+
+// Fingerprint returns the lowercase hex SHA-256 of the certificate.
+func (r *Root) Fingerprint() string { return fingerprint(r.Cert.Raw) }
+
+// ID is the name devca gives the root in every store that names its
+// entries: the NSS nickname and the Java alias. It carries the fingerprint,
+// so two devca roots never collide and uninstall finds exactly this one.
+func (r *Root) ID() string { return "devca-root-" + r.Fingerprint()[:16] }
+
+// FileName is the name of the root in anchor folders such as
+// /usr/local/share/ca-certificates; update-ca-certificates only reads
+// files ending in .crt.
+func (r *Root) FileName() string { return "devca-root-" + r.Fingerprint() + ".crt" }
+
+func fingerprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:])
+}
+
+// sha1Thumbprint is the uppercase hex SHA-1 of der, the "thumbprint" that
+// Windows and the macOS security tool use to name one exact certificate.
+func sha1Thumbprint(der []byte) string {
+	sum := sha1.Sum(der)
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// containsCert reports whether the PEM data holds cert, byte for byte.
+func containsCert(data []byte, cert *x509.Certificate) bool {
+	return containsDER(data, cert.Raw)
+}
+
+func containsDER(data, der []byte) bool {
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return false
+		}
+		if b.Type == "CERTIFICATE" && bytes.Equal(b.Bytes, der) {
+			return true
+		}
+	}
+}
+
+// firstCertDER returns the first certificate in PEM data.
+func firstCertDER(data []byte) ([]byte, error) {
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return nil, errors.New("no PEM certificate found")
+		}
+		if b.Type == "CERTIFICATE" {
+			return b.Bytes, nil
+		}
+	}
+}
+
+// writeFileAtomic writes data to a temporary file next to path and renames
+// it into place, so readers see the old content or the new, never a mix.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("creating temporary file for %q: %w", path, err)
+	}
+	name := tmp.Name()
+	_, werr := tmp.Write(data)
+	if werr == nil {
+		werr = tmp.Sync()
+	}
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(name, perm)
+	}
+	if werr == nil {
+		werr = os.Rename(name, path)
+	}
+	if werr != nil {
+		os.Remove(name)
+		return fmt.Errorf("writing %q: %w", path, werr)
+	}
+	return nil
+}
