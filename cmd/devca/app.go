@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"runtime"
 	"strings"
 
@@ -122,17 +123,29 @@ func setUsageErrorHandler(cmd *cli.Command) {
 	}
 }
 
+// invalidValueRE matches the flag package's "invalid value" message.
+var invalidValueRE = regexp.MustCompile(`^invalid value (".*") for flag (-[^:]+):`)
+
+// flagSpelling writes a flag the way devca documents it: --name, or -x for
+// one-letter aliases. The flag package reports "-name" for both spellings.
+func flagSpelling(name string) string {
+	name = strings.TrimLeft(name, "-")
+	if len(name) > 1 {
+		return "--" + name
+	}
+	return "-" + name
+}
+
 func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
 	msg := err.Error()
 	// The flag package says "flag provided but not defined: -x"; say it the
 	// devca way and point at the command's own help.
 	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
-		name = strings.TrimLeft(name, "-")
-		if len(name) > 1 {
-			msg = "unknown flag --" + name
-		} else {
-			msg = "unknown flag -" + name
-		}
+		msg = "unknown flag " + flagSpelling(name)
+	} else if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
+		msg = "flag " + flagSpelling(name) + " needs a value"
+	} else if m := invalidValueRE.FindStringSubmatch(msg); m != nil {
+		msg = fmt.Sprintf("invalid value %s for flag %s", m[1], flagSpelling(m[2]))
 	}
 	name := "devca"
 	if c.Command != nil && c.Command.Name != "" {

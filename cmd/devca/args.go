@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -22,6 +23,9 @@ func positionalArgs(c *cli.Context, rawArgs []string) ([]string, error) {
 			return nil, err
 		}
 	}
+	usage := func(format string, args ...any) error {
+		return &usageError{err: withHints(fmt.Errorf(format, args...), fmt.Sprintf("run 'devca %s --help' for usage", c.Command.Name))}
+	}
 	var out []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -36,7 +40,7 @@ func positionalArgs(c *cli.Context, rawArgs []string) ([]string, error) {
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		f := lookup.Lookup(name)
 		if f == nil {
-			return nil, usageErrorf("unknown flag %s (to pass a name that starts with '-', put it after --)", a)
+			return nil, usage("unknown flag %s (to pass a name that starts with '-', put it after --)", flagSpelling(name))
 		}
 		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
 			if !hasValue {
@@ -44,13 +48,13 @@ func positionalArgs(c *cli.Context, rawArgs []string) ([]string, error) {
 			}
 		} else if !hasValue {
 			if i+1 >= len(args) {
-				return nil, usageErrorf("flag %s needs a value", a)
+				return nil, usage("flag %s needs a value", flagSpelling(name))
 			}
 			i++
 			value = args[i]
 		}
 		if err := c.Set(name, value); err != nil {
-			return nil, usageErrorf("invalid value %q for flag %s: %v", value, a, err)
+			return nil, usage("invalid value %q for flag %s", value, flagSpelling(name))
 		}
 	}
 	return out, nil
