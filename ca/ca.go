@@ -263,6 +263,9 @@ func Load(dir string) (*Authority, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := recoverPending(dir); err != nil {
+		return nil, err
+	}
 	if meta.Fingerprint != "" && meta.Fingerprint != Fingerprint(cert) {
 		return nil, fmt.Errorf("root certificate %q is not the one this CA home created (fingerprint %s, recorded %s): it was replaced", certPath, Fingerprint(cert), meta.Fingerprint)
 	}

@@ -59,6 +59,11 @@ func (a *Authority) UpdateRecord(change func([]Entry) ([]Entry, error)) error {
 		return err
 	}
 	defer unlock()
+	return a.updateRecordLocked(change)
+}
+
+// updateRecordLocked is UpdateRecord for callers that hold the home's lock.
+func (a *Authority) updateRecordLocked(change func([]Entry) ([]Entry, error)) error {
 	r, err := readRecord(a.Dir)
 	if err != nil {
 		return err

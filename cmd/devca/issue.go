@@ -101,9 +101,9 @@ func runIssue(c *cli.Context, e *env) error {
 	}
 	// Check every output before signing anything, so a refused overwrite
 	// costs nothing and writes nothing.
-	planned := []outputFile{{path: certPath}, {path: keyPath}}
+	planned := []ca.OutputFile{{Path: certPath}, {Path: keyPath}}
 	if p12Path != "" {
-		planned = append(planned, outputFile{path: p12Path})
+		planned = append(planned, ca.OutputFile{Path: p12Path})
 	}
 	if err := checkOverwrite(auth, planned, c.Bool("force")); err != nil {
 		return err
@@ -117,26 +117,23 @@ func runIssue(c *cli.Context, e *env) error {
 	if c.Bool("fullchain") {
 		certPEM = append(append([]byte(nil), certPEM...), auth.CertPEM...)
 	}
-	files := []outputFile{
-		{path: certPath, data: certPEM, perm: ca.CertPerm},
-		{path: keyPath, data: leaf.KeyPEM, perm: ca.KeyPerm},
+	files := []ca.OutputFile{
+		{Path: certPath, Data: certPEM, Perm: ca.CertPerm},
+		{Path: keyPath, Data: leaf.KeyPEM, Perm: ca.KeyPerm},
 	}
 	if p12Path != "" {
 		p12, err := ca.EncodeP12(leaf, auth.Cert, p12Password(c, e), c.Bool("p12-legacy"))
 		if err != nil {
 			return err
 		}
-		files = append(files, outputFile{path: p12Path, data: p12, perm: ca.KeyPerm})
-	}
-	if err := writeOutputs(files); err != nil {
-		return err
+		files = append(files, ca.OutputFile{Path: p12Path, Data: p12, Perm: ca.KeyPerm})
 	}
 	entry := ca.NewEntry(leaf, names, time.Now())
 	entry.Client, entry.Days, entry.FullChain = c.Bool("client"), c.Int("days"), c.Bool("fullchain")
 	entry.CertFile, entry.KeyFile, entry.P12File = certPath, keyPath, p12Path
 	entry.P12Legacy = c.Bool("p12-legacy")
-	if err := auth.AddEntry(entry); err != nil {
-		return fmt.Errorf("recording the certificate (its files were written): %w", err)
+	if err := auth.Publish(files, appendEntry(entry)); err != nil {
+		return err
 	}
 	return printIssued(c, e, entry, names)
 }
@@ -158,6 +155,11 @@ func printIssued(c *cli.Context, e *env, entry ca.Entry, names ca.Names) error {
 	}
 	fmt.Fprintf(e.stdout, "  expires      %s\n", entry.NotAfter.Format(time.DateOnly))
 	return nil
+}
+
+// appendEntry is a record update that adds one entry.
+func appendEntry(e ca.Entry) func([]ca.Entry) ([]ca.Entry, error) {
+	return func(entries []ca.Entry) ([]ca.Entry, error) { return append(entries, e), nil }
 }
 
 func printJSON(e *env, v any) error {

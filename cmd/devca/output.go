@@ -11,84 +11,35 @@ import (
 	"github.com/devca/devca/ca"
 )
 
-// outputFile is one file a command is about to write.
-type outputFile struct {
-	path string
-	data []byte
-	perm fs.FileMode
-}
-
 // checkOverwrite refuses to replace a file that devca did not write, unless
 // force is set. Files named in the CA's record are devca's.
-func checkOverwrite(auth *ca.Authority, files []outputFile, force bool) error {
+func checkOverwrite(auth *ca.Authority, files []ca.OutputFile, force bool) error {
 	seen := map[string]bool{}
 	for _, f := range files {
-		if seen[f.path] {
-			return usageErrorf("two outputs would both go to %q; give them different names", f.path)
+		if seen[f.Path] {
+			return usageErrorf("two outputs would both go to %q; give them different names", f.Path)
 		}
-		seen[f.path] = true
-		fi, err := os.Lstat(f.path)
+		seen[f.Path] = true
+		fi, err := os.Lstat(f.Path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("checking %q: %w", f.path, err)
+			return fmt.Errorf("checking %q: %w", f.Path, err)
 		}
 		if fi.IsDir() {
-			return withHints(fmt.Errorf("%q is a folder", f.path), "choose a file name with --cert-file, --key-file or --p12-file")
+			return withHints(fmt.Errorf("%q is a folder", f.Path), "choose a file name with --cert-file, --key-file or --p12-file")
 		}
 		if force {
 			continue
 		}
-		wrote, err := auth.WroteFile(f.path)
+		wrote, err := auth.WroteFile(f.Path)
 		if err != nil {
 			return err
 		}
 		if !wrote || fi.Mode()&fs.ModeSymlink != 0 {
-			return withHints(fmt.Errorf("refusing to overwrite %q: devca did not write it", f.path),
+			return withHints(fmt.Errorf("refusing to overwrite %q: devca did not write it", f.Path),
 				"move it away, choose other names with --cert-file/--key-file, or pass --force to replace it")
-		}
-	}
-	return nil
-}
-
-// writeOutputs writes every file or none: each goes to a temporary file in
-// its folder first, and only when all are written are they renamed into
-// place.
-func writeOutputs(files []outputFile) error {
-	var temps []string
-	cleanup := func() {
-		for _, t := range temps {
-			os.Remove(t)
-		}
-	}
-	for _, f := range files {
-		dir := filepath.Dir(f.path)
-		tmp, err := os.CreateTemp(dir, "."+filepath.Base(f.path)+".tmp-*")
-		if err != nil {
-			cleanup()
-			return fmt.Errorf("writing %q: %w", f.path, err)
-		}
-		temps = append(temps, tmp.Name())
-		err = tmp.Chmod(f.perm)
-		if err == nil {
-			_, err = tmp.Write(f.data)
-		}
-		if err == nil {
-			err = tmp.Sync()
-		}
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			cleanup()
-			return fmt.Errorf("writing %q: %w", f.path, err)
-		}
-	}
-	for i, f := range files {
-		if err := os.Rename(temps[i], f.path); err != nil {
-			cleanup()
-			return fmt.Errorf("writing %q: %w", f.path, err)
 		}
 	}
 	return nil

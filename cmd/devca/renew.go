@@ -135,24 +135,21 @@ func renewEntry(c *cli.Context, e *env, auth *ca.Authority, old ca.Entry) (ca.En
 	if old.FullChain {
 		certPEM = append(append([]byte(nil), certPEM...), auth.CertPEM...)
 	}
-	files := []outputFile{{path: old.CertFile, data: certPEM, perm: ca.CertPerm}}
+	files := []ca.OutputFile{{Path: old.CertFile, Data: certPEM, Perm: ca.CertPerm}}
 	if old.KeyFile != "" && leaf.KeyPEM != nil {
-		files = append(files, outputFile{path: old.KeyFile, data: leaf.KeyPEM, perm: ca.KeyPerm})
+		files = append(files, ca.OutputFile{Path: old.KeyFile, Data: leaf.KeyPEM, Perm: ca.KeyPerm})
 	}
 	if old.P12File != "" {
 		p12, err := ca.EncodeP12(leaf, auth.Cert, p12Password(c, e), old.P12Legacy)
 		if err != nil {
 			return ca.Entry{}, err
 		}
-		files = append(files, outputFile{path: old.P12File, data: p12, perm: ca.KeyPerm})
-	}
-	if err := writeOutputs(files); err != nil {
-		return ca.Entry{}, err
+		files = append(files, ca.OutputFile{Path: old.P12File, Data: p12, Perm: ca.KeyPerm})
 	}
 	next := ca.NewEntry(leaf, names, time.Now())
 	next.Client, next.Days, next.FullChain = old.Client, old.Days, old.FullChain
 	next.CertFile, next.KeyFile, next.P12File, next.P12Legacy, next.CSRFile = old.CertFile, old.KeyFile, old.P12File, old.P12Legacy, old.CSRFile
-	err = auth.UpdateRecord(func(entries []ca.Entry) ([]ca.Entry, error) {
+	err = auth.Publish(files, func(entries []ca.Entry) ([]ca.Entry, error) {
 		for i := range entries {
 			if entries[i].Serial == old.Serial {
 				entries[i].ReplacedBy = next.Serial
@@ -161,7 +158,7 @@ func renewEntry(c *cli.Context, e *env, auth *ca.Authority, old ca.Entry) (ca.En
 		return append(entries, next), nil
 	})
 	if err != nil {
-		return ca.Entry{}, fmt.Errorf("recording the renewal (the new files were written): %w", err)
+		return ca.Entry{}, err
 	}
 	return next, nil
 }

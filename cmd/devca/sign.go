@@ -55,7 +55,7 @@ func runSign(c *cli.Context, e *env) error {
 		return err
 	}
 	certPath := absPath(stringOr(c.String("cert-file"), baseName(names)+".pem"))
-	if err := checkOverwrite(auth, []outputFile{{path: certPath}}, c.Bool("force")); err != nil {
+	if err := checkOverwrite(auth, []ca.OutputFile{{Path: certPath}}, c.Bool("force")); err != nil {
 		return err
 	}
 	leaf, warnings, err := auth.SignCSR(csr, c.Int("days"), c.Bool("client"))
@@ -72,14 +72,12 @@ func runSign(c *cli.Context, e *env) error {
 	if c.Bool("fullchain") {
 		certPEM = append(append([]byte(nil), certPEM...), auth.CertPEM...)
 	}
-	if err := writeOutputs([]outputFile{{path: certPath, data: certPEM, perm: ca.CertPerm}}); err != nil {
-		return err
-	}
 	entry := ca.NewEntry(leaf, names, time.Now())
 	entry.Client, entry.Days, entry.FullChain = c.Bool("client"), c.Int("days"), c.Bool("fullchain")
 	entry.CertFile, entry.CSRFile = certPath, csrPath
-	if err := auth.AddEntry(entry); err != nil {
-		return fmt.Errorf("recording the certificate (its file was written): %w", err)
+	files := []ca.OutputFile{{Path: certPath, Data: certPEM, Perm: ca.CertPerm}}
+	if err := auth.Publish(files, appendEntry(entry)); err != nil {
+		return err
 	}
 	return printIssued(c, e, entry, names)
 }
