@@ -61,17 +61,3 @@ func TestScript(t *testing.T) {
 		},
 	})
 }
-
-// requireTool returns the path of an external tool. A missing tool skips the
-// test locally but fails it under CI, where .ci/run installs everything.
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI=true but not installed: %v", name, err)
-		}
-		t.Skipf("%s not installed: %v", name, err)
-	}
-	return path
-}
