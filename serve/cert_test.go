@@ -1,0 +1,154 @@
+package serve
+
+import (
+	"crypto/x509"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/devca/devca/ca"
+)
+
+func newHome(t *testing.T) *ca.Authority {
+	t.Helper()
+	cons, err := ca.DefaultConstraints(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := ca.Create(filepath.Join(t.TempDir(), "home"), ca.CreateOptions{Constraints: cons})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func names(t *testing.T, in ...string) ca.Names {
+	t.Helper()
+	ns, _, err := ca.ParseNames(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+func TestLeafCertificate(t *testing.T) {
+	a := newHome(t)
+	now := time.Now()
+	base := names(t, "localhost", "127.0.0.1", "::1")
+
+	c1, reused, err := LeafCertificate(a, base, now)
+	if err != nil || reused {
+		t.Fatalf("first: reused %v, %v", reused, err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(a.Cert)
+	for _, host := range []string{"localhost", "127.0.0.1", "::1"} {
+		if _, err := c1.Leaf.Verify(x509.VerifyOptions{Roots: pool, DNSName: host}); err != nil {
+			t.Errorf("leaf does not verify for %s: %v", host, err)
+		}
+	}
+	path := filepath.Join(a.Dir, CertDir, CertFile)
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("cache file: %v %v", fi, err)
+	}
+
+	ok := []struct {
+		name  string
+		names ca.Names
+		now   time.Time
+	}{
+		{"same names", base, now},
+		{"subset", names(t, "localhost"), now},
+		{"later but not near expiry", base, now.Add(300 * 24 * time.Hour)},
+	}
+	for _, tc := range ok {
+		t.Run("ok/reuse/"+tc.name, func(t *testing.T) {
+			c, reused, err := LeafCertificate(a, tc.names, tc.now)
+			if err != nil || !reused || !c.Leaf.Equal(c1.Leaf) {
+				t.Errorf("reused %v, %v", reused, err)
+			}
+		})
+	}
+
+	t.Run("ok/new name", func(t *testing.T) {
+		c, reused, err := LeafCertificate(a, names(t, "localhost", "app.localhost"), now)
+		if err != nil || reused || c.Leaf.Equal(c1.Leaf) {
+			t.Fatalf("reused %v, %v", reused, err)
+		}
+		// The cache now holds the new certificate.
+		c2, reused, err := LeafCertificate(a, names(t, "app.localhost"), now)
+		if err != nil || !reused || !c2.Leaf.Equal(c.Leaf) {
+			t.Errorf("second use: reused %v, %v", reused, err)
+		}
+	})
+	t.Run("ok/near expiry", func(t *testing.T) {
+		c, _, _ := LeafCertificate(a, base, now)
+		soon := c.Leaf.NotAfter.Add(-RenewBefore / 2)
+		if _, reused, err := LeafCertificate(a, base, soon); err != nil || reused {
+			t.Errorf("near expiry: reused %v, %v", reused, err)
+		}
+	})
+	t.Run("ok/other root", func(t *testing.T) {
+		other := newHome(t)
+		data, _ := os.ReadFile(path)
+		os.MkdirAll(filepath.Join(other.Dir, CertDir), 0o700)
+		os.WriteFile(filepath.Join(other.Dir, CertDir, CertFile), data, 0o600)
+		c, reused, err := LeafCertificate(other, base, now)
+		if err != nil || reused {
+			t.Fatalf("other root: reused %v, %v", reused, err)
+		}
+		p := x509.NewCertPool()
+		p.AddCert(other.Cert)
+		if _, err := c.Leaf.Verify(x509.VerifyOptions{Roots: p}); err != nil {
+			t.Errorf("new leaf not from the other root: %v", err)
+		}
+	})
+	t.Run("ok/unsafe cache mode", func(t *testing.T) {
+		os.Chmod(path, 0o644)
+		if _, reused, err := LeafCertificate(a, base, now); err != nil || reused {
+			t.Errorf("world-readable cache reused %v, %v", reused, err)
+		}
+	})
+	t.Run("ok/garbage cache", func(t *testing.T) {
+		os.WriteFile(path, []byte("not pem"), 0o600)
+		if _, reused, err := LeafCertificate(a, base, now); err != nil || reused {
+			t.Errorf("garbage cache: reused %v, %v", reused, err)
+		}
+	})
+	t.Run("fail/outside constraints", func(t *testing.T) {
+		if _, _, err := LeafCertificate(a, names(t, "example.com"), now); err == nil {
+			t.Error("issued a certificate for example.com")
+		}
+	})
+}
+
+func TestLoadKeyPair(t *testing.T) {
+	a := newHome(t)
+	leaf, err := a.Issue(ca.LeafRequest{Names: names(t, "localhost")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "c.pem"), filepath.Join(dir, "k.pem")
+	os.WriteFile(certFile, leaf.CertPEM, 0o644)
+	os.WriteFile(keyFile, leaf.KeyPEM, 0o600)
+	if _, err := LoadKeyPair(certFile, keyFile); err != nil {
+		t.Errorf("ok: %v", err)
+	}
+	other, _ := a.Issue(ca.LeafRequest{Names: names(t, "localhost")})
+	os.WriteFile(keyFile, other.KeyPEM, 0o600)
+	if _, err := LoadKeyPair(certFile, keyFile); err == nil {
+		t.Error("fail/mismatched key: loaded")
+	}
+	if _, err := LoadKeyPair(filepath.Join(dir, "missing"), keyFile); err == nil {
+		t.Error("fail/missing file: loaded")
+	}
+}
+
+func TestSystemTrusts(t *testing.T) {
+	a := newHome(t)
+	if SystemTrusts(a.Cert) {
+		t.Error("a fresh root is trusted by the system")
+	}
+}

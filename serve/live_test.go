@@ -1,0 +1,114 @@
+package serve
+
+import (
+	"bufio"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestInjectLiveReload(t *testing.T) {
+	for i, tc := range []struct{ in, want string }{
+		{"<html><body><p>x</p></body></html>", "<html><body><p>x</p>" + string(liveScript) + "</body></html>"},
+		{"<P>x</P></BODY>", "<P>x</P>" + string(liveScript) + "</BODY>"},
+		{"<p>fragment</p>", "<p>fragment</p>" + string(liveScript)},
+	} {
+		if got := string(injectLiveReload([]byte(tc.in))); got != tc.want {
+			t.Errorf("Test %d: got %q", i, got)
+		}
+	}
+}
+
+func TestLiveReload(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"index.html": "<body><h1>v1</h1></body>", "sub/page.txt": "x", "list/a.txt": "a"})
+	h := newHandler(t, Config{Dir: dir, LiveReload: true})
+
+	// Pages get the script; other files stay untouched.
+	page := body(t, do(t, h, "GET", "/"))
+	if !strings.Contains(page, EventsPath) || !strings.HasPrefix(page, "<body><h1>v1</h1><script>") {
+		t.Errorf("index = %q", page)
+	}
+	if got := body(t, do(t, h, "GET", "/sub/page.txt")); got != "x" {
+		t.Errorf("text file = %q", got)
+	}
+	if got := body(t, do(t, h, "GET", "/list/")); !strings.Contains(got, `new EventSource("\/.devca\/events")`) && !strings.Contains(got, `new EventSource("/.devca/events")`) {
+		t.Errorf("listing lacks the script: %q", got)
+	}
+
+	srv, client := startTLS(t, h)
+	resp, err := client.Get(srv.URL + EventsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type = %q", ct)
+	}
+	events := make(chan string, 10)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			events <- sc.Text()
+		}
+		close(events)
+	}()
+	waitFor := func(want string) {
+		t.Helper()
+		deadline := time.After(10 * time.Second)
+		for {
+			select {
+			case line, ok := <-events:
+				if !ok {
+					t.Fatalf("stream ended before %q", want)
+				}
+				if line == want {
+					return
+				}
+			case <-deadline:
+				t.Fatalf("no %q within 10s", want)
+			}
+		}
+	}
+	waitFor(": devca live reload")
+
+	// A change in a sub-folder, and in a folder made after startup.
+	os.WriteFile(filepath.Join(dir, "sub", "page.txt"), []byte("y"), 0o644)
+	waitFor("event: reload")
+	os.Mkdir(filepath.Join(dir, "new"), 0o755)
+	waitFor("event: reload")
+	time.Sleep(200 * time.Millisecond) // let the watcher add the new folder
+	os.WriteFile(filepath.Join(dir, "new", "x.css"), []byte("a{}"), 0o644)
+	waitFor("event: reload")
+
+	// Closing the handler ends the stream, so shutdown is not held up.
+	h.Close()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case _, ok := <-events:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("event stream still open after Close")
+		}
+	}
+}
+
+func TestLiveReloadOff(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"index.html": "<body>x</body>"})
+	h := newHandler(t, Config{Dir: dir})
+	if got := body(t, do(t, h, "GET", "/")); got != "<body>x</body>" {
+		t.Errorf("page changed without live reload: %q", got)
+	}
+	if resp := do(t, h, "GET", EventsPath); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("events without live reload = %d", resp.StatusCode)
+	}
+	_ = httptest.NewRecorder
+}
