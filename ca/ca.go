@@ -53,19 +53,25 @@ var ErrExists = errors.New("a CA already exists")
 // to re-trust it during a project, short enough to be retired eventually.
 const RootLifetime = 10 * 365 * 24 * time.Hour
 
-// Key storage kinds recorded in the metadata file.
-const (
-	StorageFile = "file"
-)
-
 // Meta is what the CA home records about its CA besides the certificate.
 type Meta struct {
 	Version     int       `json:"version"`
 	Created     time.Time `json:"created"`
-	KeyStorage  string    `json:"key_storage"`
-	Fingerprint string    `json:"fingerprint"`
+	KeyStorage  KeyStorage `json:"key_storage"`
+	Fingerprint string     `json:"fingerprint"`
 	// ImportedFrom names where an adopted root came from, if anywhere.
 	ImportedFrom string `json:"imported_from,omitempty"`
+
+	// KeyFile is the encrypted key's file name in the home (keyring and
+	// passphrase storage), and KeyID the random generation it was written
+	// under: every write of the key uses a new one, so a new copy never
+	// overwrites the copy in use.
+	KeyFile string `json:"key_file,omitempty"`
+	KeyID   string `json:"key_id,omitempty"`
+	// KeyringHome is the home path the keyring secret was stored for.
+	KeyringHome string `json:"keyring_home,omitempty"`
+	// KDF holds the scrypt parameters of passphrase storage.
+	KDF *KDFParams `json:"kdf,omitempty"`
 }
 
 // Authority is a loaded CA.
@@ -76,6 +82,9 @@ type Authority struct {
 	Cert    *x509.Certificate
 	CertPEM []byte
 	Meta    Meta
+	// Secrets unlocks a key kept in keyring or passphrase storage. Set it
+	// before the first call to Signer.
+	Secrets Secrets
 
 	keyOnce sync.Once
 	key     crypto.Signer
@@ -94,6 +103,10 @@ type CreateOptions struct {
 	// User and Host go into the root's name, so that people can tell two
 	// machines' roots apart in a trust store.
 	User, Host string
+	// KeyStorage says how the root key is kept; empty means StorageFile.
+	// Secrets supplies the keyring or the passphrase it needs.
+	KeyStorage KeyStorage
+	Secrets    Secrets
 	// Now and Rand default to time.Now and crypto/rand.
 	Now  func() time.Time
 	Rand io.Reader
@@ -150,21 +163,12 @@ func Create(dir string, opts CreateOptions) (*Authority, error) {
 	// Key and metadata first, the certificate last: rootCA.pem marks a
 	// complete CA, so an interrupted Create leaves no CA rather than half of
 	// one, and the next Create simply starts again.
-	keyPEM, err := marshalKeyPEM(key)
+	meta := Meta{Version: 1, Created: now.UTC().Truncate(time.Second), Fingerprint: Fingerprint(cert)}
+	meta, err = finishHome(dir, cert, certPEM, key, meta, opts.KeyStorage, opts.Secrets)
 	if err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(filepath.Join(dir, RootKeyFile), keyPEM, KeyPerm); err != nil {
-		return nil, fmt.Errorf("saving root key: %w", err)
-	}
-	meta := Meta{Version: 1, Created: now.UTC().Truncate(time.Second), KeyStorage: StorageFile, Fingerprint: Fingerprint(cert)}
-	if err := writeMeta(dir, meta); err != nil {
-		return nil, err
-	}
-	if err := WriteFileAtomic(certPath, certPEM, CertPerm); err != nil {
-		return nil, fmt.Errorf("saving root certificate: %w", err)
-	}
-	a := &Authority{Dir: dir, Cert: cert, CertPEM: certPEM, Meta: meta, now: opts.Now, rand: opts.Rand}
+	a := &Authority{Dir: dir, Cert: cert, CertPEM: certPEM, Meta: meta, Secrets: opts.Secrets, now: opts.Now, rand: opts.Rand}
 	a.keyOnce.Do(func() { a.key = key })
 	return a, nil
 }
@@ -288,28 +292,12 @@ func (a *Authority) Signer() (crypto.Signer, error) {
 }
 
 func (a *Authority) loadKey() (crypto.Signer, error) {
-	switch a.Meta.KeyStorage {
-	case StorageFile:
-	default:
-		return nil, fmt.Errorf("unknown key storage %q in %q", a.Meta.KeyStorage, filepath.Join(a.Dir, MetaFile))
-	}
-	path := filepath.Join(a.Dir, RootKeyFile)
-	if err := checkKeyFile(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("reading root key: %q is missing, so this CA cannot issue certificates", path)
-		}
-		return nil, fmt.Errorf("reading root key: %w", err)
-	}
-	data, err := os.ReadFile(path)
+	key, err := loadStoredKey(a.Dir, a.Meta, a.Secrets)
 	if err != nil {
-		return nil, fmt.Errorf("reading root key: %w", err)
-	}
-	key, err := parseKeyPEM(data)
-	if err != nil {
-		return nil, fmt.Errorf("reading root key %q: %w", path, err)
+		return nil, err
 	}
 	if !publicKeysEqual(key.Public(), a.Cert.PublicKey) {
-		return nil, fmt.Errorf("reading root key %q: it does not belong to the root certificate in %q, so devca will not sign with it", path, filepath.Join(a.Dir, RootCertFile))
+		return nil, fmt.Errorf("reading root key: the key in %q does not belong to the root certificate in %q, so devca will not sign with it", filepath.Join(a.Dir, a.Meta.keyFiles()[0]), filepath.Join(a.Dir, RootCertFile))
 	}
 	return key, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -108,6 +109,10 @@ func keyStorageDescription(auth *ca.Authority) string {
 	switch auth.Meta.KeyStorage {
 	case ca.StorageFile:
 		return "stored unencrypted in " + filepath.Join(auth.Dir, ca.RootKeyFile) + " (mode 0600)"
+	case ca.StorageKeyring:
+		return "encrypted in " + filepath.Join(auth.Dir, auth.Meta.KeyFile) + " with a secret in the " + ca.KeyringName(runtime.GOOS) + " (keyring storage)"
+	case ca.StoragePassphrase:
+		return "encrypted in " + filepath.Join(auth.Dir, auth.Meta.KeyFile) + " with your passphrase (passphrase storage)"
 	}
-	return auth.Meta.KeyStorage
+	return string(auth.Meta.KeyStorage)
 }
