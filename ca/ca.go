@@ -55,8 +55,8 @@ const RootLifetime = 10 * 365 * 24 * time.Hour
 
 // Meta is what the CA home records about its CA besides the certificate.
 type Meta struct {
-	Version     int       `json:"version"`
-	Created     time.Time `json:"created"`
+	Version     int        `json:"version"`
+	Created     time.Time  `json:"created"`
 	KeyStorage  KeyStorage `json:"key_storage"`
 	Fingerprint string     `json:"fingerprint"`
 	// ImportedFrom names where an adopted root came from, if anywhere.
