@@ -37,10 +37,12 @@ type CmdError struct {
 }
 
 func (e *CmdError) Error() string {
+	// Name the program, not sudo, and without its folder: the argv is
+	// still there for callers that need it.
 	name := ""
 	if len(e.Argv) > 0 {
 		name = e.Argv[0]
-		if name == "sudo" {
+		if base(name) == "sudo" {
 			for i, a := range e.Argv {
 				if a == "--" && i+1 < len(e.Argv) {
 					name = e.Argv[i+1]
@@ -48,8 +50,13 @@ func (e *CmdError) Error() string {
 				}
 			}
 		}
+		name = base(name)
 	}
 	msg := fmt.Sprintf("%s failed: %v", name, e.Err)
+	var ec interface{ ExitCode() int }
+	if errors.As(e.Err, &ec) && ec.ExitCode() > 0 {
+		msg = fmt.Sprintf("%s exited %d", name, ec.ExitCode())
+	}
 	if out := strings.TrimSpace(e.Output); out != "" {
 		msg += ": " + firstLines(out, 3)
 	}
@@ -84,4 +91,13 @@ func firstLines(s string, n int) string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// base is filepath.Base for both slash styles, so that messages name
+// "certutil.exe" whichever system built the path.
+func base(p string) string {
+	if i := strings.LastIndexAny(p, `/\`); i >= 0 {
+		return p[i+1:]
+	}
+	return p
 }

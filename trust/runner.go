@@ -58,11 +58,11 @@ type ExecRunner struct {
 
 // Run implements Runner.
 func (r *ExecRunner) Run(ctx context.Context, c Cmd) ([]byte, error) {
-	argv, err := r.argv(c)
+	argv, sudo, err := r.argv(c)
 	if err != nil {
 		return nil, err
 	}
-	if argv[0] == "sudo" && r.BeforeSudo != nil {
+	if sudo && r.BeforeSudo != nil {
 		r.BeforeSudo(c)
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
@@ -77,28 +77,28 @@ func (r *ExecRunner) Run(ctx context.Context, c Cmd) ([]byte, error) {
 }
 
 // argv resolves the program and adds sudo for privileged commands.
-func (r *ExecRunner) argv(c Cmd) ([]string, error) {
+func (r *ExecRunner) argv(c Cmd) (argv []string, sudo bool, err error) {
 	lookPath := r.LookPath
 	if lookPath == nil {
 		lookPath = exec.LookPath
 	}
 	path, err := lookPath(c.Name)
 	if err != nil {
-		return nil, &CmdError{Argv: append([]string{c.Name}, c.Args...), Err: fmt.Errorf("finding %s: %w", c.Name, err)}
+		return nil, false, &CmdError{Argv: append([]string{c.Name}, c.Args...), Err: fmt.Errorf("finding %s: %w", c.Name, err)}
 	}
-	argv := append([]string{path}, c.Args...)
+	argv = append([]string{path}, c.Args...)
 	if !c.Privileged || r.Euid == 0 {
-		return argv, nil
+		return argv, false, nil
 	}
-	sudo, err := lookPath("sudo")
+	sudoPath, err := lookPath("sudo")
 	if err != nil {
-		return nil, &PrivilegeError{Why: c.Why, Commands: []string{c.String()}}
+		return nil, false, &PrivilegeError{Why: c.Why, Commands: []string{c.String()}}
 	}
 	prompt := "[devca] password for %u (to " + c.Why + "): "
 	if c.Why == "" {
 		prompt = "[devca] password for %u: "
 	}
-	return append([]string{sudo, "--prompt=" + prompt, "--"}, argv...), nil
+	return append([]string{sudoPath, "--prompt=" + prompt, "--"}, argv...), true, nil
 }
 
 // isExitError reports whether err is a command that ran and exited non-zero,

@@ -113,7 +113,7 @@ func (s *wslStore) powershell(ctx context.Context, script string) ([]byte, error
 func certPath(der []byte) string { return `Cert:\CurrentUser\Root\` + sha1Thumbprint(der) }
 
 func (s *wslStore) contains(ctx context.Context, der []byte) (bool, error) {
-	out, err := s.powershell(ctx, "if (Test-Path '"+certPath(der)+"') { 'present' } else { 'absent' }")
+	out, err := s.powershell(ctx, `if (Test-Path "`+certPath(der)+`") { "present" } else { "absent" }`)
 	if err != nil {
 		return false, err
 	}
@@ -165,7 +165,7 @@ func (s *wslStore) Uninstall(ctx context.Context, e Entry) (bool, error) {
 	}
 	// Remove-Item on the thumbprint path deletes exactly this certificate;
 	// certutil -delstore would also match a serial number.
-	if _, err := s.powershell(ctx, "Remove-Item -Path '"+certPath(e.Cert)+"'"); err != nil {
+	if _, err := s.powershell(ctx, `Remove-Item -Path "`+certPath(e.Cert)+`"`); err != nil {
 		return false, err
 	}
 	return true, nil

@@ -1,0 +1,183 @@
+package trust
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// setupDistro makes tb a Linux machine of the given family: os-release, the
+// anchors folder and a bundle holding one unrelated root. The fake refresh
+// command rebuilds the bundle from the anchors, as the real ones do.
+func setupDistro(tb *testbed, osRelease string, d distro) (bundle string) {
+	tb.t.Helper()
+	if osRelease != "" {
+		tb.write(filepath.Join(tb.root, "etc", "os-release"), osRelease)
+	}
+	anchors := filepath.Join(tb.root, d.anchors)
+	if err := os.MkdirAll(anchors, 0o755); err != nil {
+		tb.t.Fatal(err)
+	}
+	other := string(certPEM(newTestCert(tb.t, "Some Public Root")))
+	bundle = filepath.Join(tb.root, d.bundle)
+	tb.write(bundle, other)
+	tb.runner.refresh = func() {
+		names, _ := os.ReadDir(anchors)
+		var files []string
+		for _, n := range names {
+			files = append(files, n.Name())
+		}
+		sort.Strings(files)
+		data := other
+		for _, n := range files {
+			b, _ := os.ReadFile(filepath.Join(anchors, n))
+			data += string(b)
+		}
+		tb.write(bundle, data)
+	}
+	tb.setTools(d.refresh[0], "install", "rm")
+	return bundle
+}
+
+func distroByName(t *testing.T, name string) distro {
+	for _, d := range distros {
+		if d.name == name {
+			return d
+		}
+	}
+	t.Fatalf("no distro %q", name)
+	return distro{}
+}
+
+func TestLinuxSystemStore(t *testing.T) {
+	for _, tc := range []struct {
+		name, osRelease, distro string
+	}{
+		{"debian", "ID=debian\nVERSION_ID=\"12\"\n", "Debian/Ubuntu"},
+		{"ubuntu", "ID=ubuntu\nID_LIKE=debian\n", "Debian/Ubuntu"},
+		{"alpine", "ID=alpine\n", "Alpine"},
+		{"fedora", "ID=fedora\n", "Fedora/RHEL"},
+		{"rocky", "ID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n", "Fedora/RHEL"},
+		{"arch", "ID=arch\n", "Arch"},
+		{"opensuse", "ID=\"opensuse-tumbleweed\"\nID_LIKE=\"opensuse suse\"\n", "openSUSE"},
+		{"probed-without-os-release", "", "Fedora/RHEL"},
+	} {
+		t.Run("ok/"+tc.name, func(t *testing.T) {
+			tb := newTestbed(t, "linux")
+			d := distroByName(t, tc.distro)
+			bundle := setupDistro(tb, tc.osRelease, d)
+			before, _ := os.ReadFile(bundle)
+			ctx := context.Background()
+			stores := []string{StoreSystem}
+			var out strings.Builder
+
+			res, err := InstallAll(ctx, tb.env, tb.cert, tb.rootFile, tb.cahome, stores)
+			out.WriteString(tb.report("install", res, err))
+			if err != nil || !res[0].Trusted || !res[0].Changed {
+				t.Errorf("install: trusted=%v changed=%v err=%v", res[0].Trusted, res[0].Changed, err)
+			}
+			res, err = InstallAll(ctx, tb.env, tb.cert, tb.rootFile, tb.cahome, stores)
+			out.WriteString(tb.report("install again", res, err))
+			if err != nil || !res[0].Trusted || res[0].Changed {
+				t.Errorf("second install: trusted=%v changed=%v err=%v", res[0].Trusted, res[0].Changed, err)
+			}
+			res, err = StatusAll(ctx, tb.env, tb.cert, stores)
+			out.WriteString(tb.report("status", res, err))
+			res, err = UninstallAll(ctx, tb.env, tb.cert, tb.cahome, stores)
+			out.WriteString(tb.report("uninstall", res, err))
+			if err != nil || !res[0].Changed {
+				t.Errorf("uninstall: changed=%v err=%v", res[0].Changed, err)
+			}
+			res, err = UninstallAll(ctx, tb.env, tb.cert, tb.cahome, stores)
+			out.WriteString(tb.report("uninstall again", res, err))
+			if err != nil || res[0].Changed {
+				t.Errorf("second uninstall: changed=%v err=%v", res[0].Changed, err)
+			}
+			after, _ := os.ReadFile(bundle)
+			if string(before) != string(after) {
+				t.Errorf("bundle after uninstall differs from before install")
+			}
+			checkGolden(t, "system_"+tc.name, out.String())
+		})
+	}
+
+	t.Run("fail/no-distro", func(t *testing.T) {
+		tb := newTestbed(t, "linux")
+		res, err := InstallAll(context.Background(), tb.env, tb.cert, tb.rootFile, tb.cahome, []string{StoreSystem})
+		var np *NotPresentError
+		if !errors.As(err, &np) || res[0].Trusted {
+			t.Errorf("got %v, want a *NotPresentError", err)
+		}
+	})
+
+	t.Run("fail/refresh-fails", func(t *testing.T) {
+		tb := newTestbed(t, "linux")
+		setupDistro(tb, "ID=debian\n", distroByName(t, "Debian/Ubuntu"))
+		tb.runner.fail["update-ca-certificates"] = failure{code: 1, out: "E: /etc/ssl/certs is read-only"}
+		ctx := context.Background()
+		var out strings.Builder
+		res, err := InstallAll(ctx, tb.env, tb.cert, tb.rootFile, tb.cahome, []string{StoreSystem})
+		out.WriteString(tb.report("install", res, err))
+		var ce *CmdError
+		if !errors.As(err, &ce) || !strings.Contains(ce.Output, "read-only") {
+			t.Fatalf("got %v, want a *CmdError with the output", err)
+		}
+		// The anchor file went in, so it is recorded and a fixed run only
+		// rebuilds the store.
+		delete(tb.runner.fail, "update-ca-certificates")
+		res, err = InstallAll(ctx, tb.env, tb.cert, tb.rootFile, tb.cahome, []string{StoreSystem})
+		out.WriteString(tb.report("install after fixing", res, err))
+		if err != nil || !res[0].Trusted {
+			t.Errorf("install after fixing: %v", err)
+		}
+		checkGolden(t, "system_refresh_fails", out.String())
+	})
+
+	t.Run("fail/no-sudo", func(t *testing.T) {
+		tb := newTestbed(t, "linux")
+		setupDistro(tb, "ID=debian\n", distroByName(t, "Debian/Ubuntu"))
+		tb.runner.noSudo = true
+		res, err := InstallAll(context.Background(), tb.env, tb.cert, tb.rootFile, tb.cahome, []string{StoreSystem})
+		var pe *PrivilegeError
+		if !errors.As(err, &pe) || len(pe.Commands) != 2 {
+			t.Fatalf("got %v, want a *PrivilegeError with both commands", err)
+		}
+		checkGolden(t, "system_no_sudo", tb.report("install", res, err)+strings.Join(tb.normalizeAll(pe.Commands), "\n")+"\n")
+	})
+
+	t.Run("fail/replaced-file", func(t *testing.T) {
+		tb := newTestbed(t, "linux")
+		setupDistro(tb, "ID=debian\n", distroByName(t, "Debian/Ubuntu"))
+		ctx := context.Background()
+		if _, err := InstallAll(ctx, tb.env, tb.cert, tb.rootFile, tb.cahome, nil); err != nil {
+			t.Fatal(err)
+		}
+		// Someone replaced devca's file with another certificate: uninstall
+		// must not delete it.
+		anchor := filepath.Join(tb.root, "usr/local/share/ca-certificates", (&Root{Cert: tb.cert}).FileName())
+		tb.write(anchor, string(certPEM(newTestCert(t, "Not devca"))))
+		tb.runner.log = nil
+		_, err := UninstallAll(ctx, tb.env, nil, tb.cahome, []string{StoreSystem})
+		if err == nil || !strings.Contains(err.Error(), "another certificate") {
+			t.Fatalf("got %v, want a refusal", err)
+		}
+		if _, serr := os.Stat(anchor); serr != nil {
+			t.Errorf("the foreign file was removed: %v", serr)
+		}
+		if len(tb.runner.log) != 0 {
+			t.Errorf("commands ran: %q", tb.runner.log)
+		}
+	})
+}
+
+func (tb *testbed) normalizeAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = tb.normalize(s)
+	}
+	return out
+}
