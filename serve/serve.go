@@ -238,8 +238,8 @@ func (h *Handler) logRequest(r *http.Request, rec *recorder, d time.Duration) {
 	if !printableASCII(method) {
 		method = fmt.Sprintf("%q", method)
 	}
-	line := fmt.Sprintf("%s %s %s %d %d %s\n",
-		h.cfg.Now().Format("2006-01-02T15:04:05.000Z07:00"), method, target, status, rec.bytes, d.Round(10*time.Microsecond))
+	line := fmt.Sprintf("%s %s %s %d %d %.3fms\n",
+		h.cfg.Now().Format("2006-01-02T15:04:05.000Z07:00"), method, target, status, rec.bytes, float64(d)/float64(time.Millisecond))
 	h.logMu.Lock()
 	io.WriteString(h.cfg.AccessLog, line)
 	h.logMu.Unlock()

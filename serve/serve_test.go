@@ -413,7 +413,7 @@ func TestAccessLog(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("log = %q", buf.String())
 	}
-	if want := "2026-01-02T03:04:05.000Z GET /a.txt 200 5 0s"; lines[0] != want {
+	if want := "2026-01-02T03:04:05.000Z GET /a.txt 200 5 0.000ms"; lines[0] != want {
 		t.Errorf("line = %q, want %q", lines[0], want)
 	}
 	if !strings.Contains(lines[1], " 400 ") && !strings.Contains(lines[1], " 404 ") {

@@ -94,6 +94,7 @@ func newApp(e *env) *cli.App {
 			newSignCommand(e),
 			newListCommand(e),
 			newRenewCommand(e),
+			newServeCommand(e),
 			newHomeCommand(e),
 			newInfoCommand(e),
 			newCompletionCommand(e),

@@ -1,0 +1,572 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/devca/devca/ca"
+	"github.com/devca/devca/serve"
+)
+
+// defaultServePort is where devca serve listens unless told otherwise; when
+// it is busy (and --addr was not given) the next free port up to
+// defaultServePort+portTries is used, and the user is told.
+const (
+	defaultServePort = 8443
+	portTries        = 20
+)
+
+func newServeCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "serve",
+		Usage:     "serve a folder (or proxy a dev server) over HTTPS with a trusted certificate",
+		ArgsUsage: "[FOLDER]",
+		UsageText: "devca serve                           serve . on https://localhost:8443\n" +
+			"devca serve ./dist --spa --live-reload\n" +
+			"devca serve --proxy http://localhost:3000\n" +
+			"devca serve ./public --proxy http://localhost:3000   files first, the rest proxied\n" +
+			"devca serve --lan --name app.localhost                phones on the LAN too",
+		Description: "serve uses the CA in the CA home, creating one if there is none (without touching\n" +
+			"trust stores; 'devca init' trusts it). It issues its own certificate for localhost,\n" +
+			"127.0.0.1, ::1, the listen host and every --name, keeps it in the CA home and reuses it.\n" +
+			"It never serves anything outside FOLDER, and hides dotfiles unless --dotfiles.\n" +
+			"One access-log line per request goes to stderr unless --quiet. Stop it with Ctrl-C.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "addr", Usage: "listen on `HOST:PORT` (default localhost:8443)"},
+			&cli.BoolFlag{Name: "lan", Usage: "listen on all interfaces and add this machine's LAN addresses to the certificate"},
+			&cli.StringSliceFlag{Name: "name", Usage: "also certify `NAME` (repeatable), e.g. app.localhost"},
+			&cli.StringFlag{Name: "cert-file", Usage: "serve this certificate `FILE` instead of issuing one (needs --key-file)"},
+			&cli.StringFlag{Name: "key-file", Usage: "private key `FILE` for --cert-file"},
+			&cli.StringFlag{Name: "proxy", Usage: "forward requests that match no file to `URL`, a plain-HTTP dev server"},
+			&cli.BoolFlag{Name: "spa", Usage: "answer unknown paths with index.html (single-page apps)"},
+			&cli.BoolFlag{Name: "no-list", Usage: "do not list folders that have no index.html"},
+			&cli.BoolFlag{Name: "dotfiles", Usage: "serve files and folders whose names start with a dot (.env, .git)"},
+			&cli.BoolFlag{Name: "live-reload", Usage: "reload open pages when a file in the folder changes"},
+			&cli.StringSliceFlag{Name: "header", Usage: "add `'NAME: VALUE'` to every response (repeatable)"},
+			&cli.BoolFlag{Name: "cors", Usage: "allow every origin (Access-Control-Allow-Origin: *)"},
+			&cli.StringFlag{Name: "redirect-http", Usage: "also listen for plain HTTP on `ADDR` and redirect it to HTTPS"},
+			&cli.BoolFlag{Name: "open", Usage: "open the page in the default browser"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no access log"},
+		},
+		Action: func(c *cli.Context) error { return runServe(c, e) },
+	}
+}
+
+// serveOptions is the checked command line of devca serve.
+type serveOptions struct {
+	dir               string
+	host              string // listen host; "" for all interfaces
+	port              int
+	addrGiven         bool
+	lan               bool
+	names             []string
+	certFile, keyFile string
+	proxy             *url.URL
+	headers           http.Header
+	redirectHTTP      string
+	open, quiet       bool
+}
+
+func parseServeOptions(c *cli.Context, e *env) (*serveOptions, error) {
+	args, err := positionalArgs(c, e.args)
+	if err != nil {
+		return nil, err
+	}
+	o := &serveOptions{host: "localhost", port: defaultServePort, lan: c.Bool("lan"), names: c.StringSlice("name"),
+		certFile: c.String("cert-file"), keyFile: c.String("key-file"), redirectHTTP: c.String("redirect-http"),
+		open: c.Bool("open"), quiet: c.Bool("quiet"), headers: http.Header{}}
+	switch len(args) {
+	case 0:
+		if c.String("proxy") == "" {
+			o.dir = "."
+		}
+	case 1:
+		o.dir = args[0]
+	default:
+		return nil, usageErrorf("serve takes one folder, got %d arguments", len(args))
+	}
+	if (o.certFile == "") != (o.keyFile == "") {
+		return nil, usageErrorf("--cert-file and --key-file go together")
+	}
+	if o.certFile != "" && len(o.names) > 0 {
+		return nil, usageErrorf("--name and --cert-file cannot be used together: the names are those of the certificate file")
+	}
+	if addr := c.String("addr"); addr != "" {
+		host, portStr, err := net.SplitHostPort(addr)
+		if err != nil {
+			return nil, &usageError{err: withHints(fmt.Errorf("invalid --addr %q: %w", addr, err), "use HOST:PORT, for example localhost:8443 or :8443")}
+		}
+		port, err := strconv.Atoi(portStr)
+		if err != nil || port < 0 || port > 65535 {
+			return nil, usageErrorf("invalid --addr %q: the port must be a number from 0 to 65535", addr)
+		}
+		if o.lan && host != "" && !isUnspecified(host) {
+			return nil, usageErrorf("--lan listens on all interfaces, so --addr can only choose the port: use --addr :%d", port)
+		}
+		o.host, o.port, o.addrGiven = host, port, true
+	}
+	if o.lan {
+		o.host = ""
+	}
+	if p := c.String("proxy"); p != "" {
+		u, err := url.Parse(p)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, &usageError{err: withHints(fmt.Errorf("invalid --proxy %q", p), "use the dev server's URL, for example http://localhost:3000")}
+		}
+		o.proxy = u
+	}
+	for _, h := range c.StringSlice("header") {
+		name, value, ok := strings.Cut(h, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") || strings.ContainsAny(value, "\r\n") {
+			return nil, usageErrorf("invalid --header %q: use 'Name: value'", h)
+		}
+		o.headers.Add(name, strings.TrimSpace(value))
+	}
+	if o.redirectHTTP != "" {
+		if _, _, err := net.SplitHostPort(o.redirectHTTP); err != nil {
+			return nil, usageErrorf("invalid --redirect-http %q: use HOST:PORT, for example localhost:8080", o.redirectHTTP)
+		}
+	}
+	return o, nil
+}
+
+func runServe(c *cli.Context, e *env) error {
+	o, err := parseServeOptions(c, e)
+	if err != nil {
+		return err
+	}
+	dir := ""
+	if o.dir != "" {
+		if dir, err = filepath.Abs(o.dir); err != nil {
+			return fmt.Errorf("resolving folder %q: %w", o.dir, err)
+		}
+		if fi, err := os.Stat(dir); err != nil {
+			return withHints(fmt.Errorf("opening folder %q: %w", o.dir, errors.Unwrap(err)), "pass the folder to serve, or --proxy URL to forward to a dev server")
+		} else if !fi.IsDir() {
+			return withHints(fmt.Errorf("%q is not a folder", o.dir), "pass the folder that holds it, for example 'devca serve "+filepath.Dir(o.dir)+"'")
+		}
+	}
+
+	lns, port, err := listen(e, o)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	lanIPs := []net.IP(nil)
+	if o.lan {
+		lanIPs = lanAddresses()
+	}
+
+	cert, auth, err := serveCertificate(e, o, lanIPs)
+	if err != nil {
+		return err
+	}
+
+	var accessLog io.Writer
+	if !o.quiet {
+		accessLog = e.stderr
+	}
+	h, err := serve.New(serve.Config{
+		Dir: dir, NoListing: c.Bool("no-list"), SPA: c.Bool("spa"), Dotfiles: c.Bool("dotfiles"),
+		CORS: c.Bool("cors"), Headers: o.headers, LiveReload: c.Bool("live-reload"), Proxy: o.proxy,
+		AccessLog: accessLog, ErrorLog: e.stderr,
+	})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	tlsCfg := serve.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil })
+	srv := serve.NewServer(h, tlsCfg, e.stderr)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	servers := []*http.Server{srv}
+	errc := make(chan error, len(lns)+2)
+	for _, ln := range lns {
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	}
+	if o.redirectHTTP != "" {
+		rs, err := startRedirect(o.redirectHTTP, port, errc, e.stderr)
+		if err != nil {
+			return err
+		}
+		servers = append(servers, rs)
+	}
+	if o.lan && auth != nil {
+		rs, err := startRootPage(e, auth, port, lanIPs, errc)
+		if err != nil {
+			e.warnf("not serving the root for phones: %v", err)
+		} else {
+			servers = append(servers, rs)
+		}
+	}
+
+	urls := serveURLs(o, port, lanIPs)
+	what := "serving " + dir
+	switch {
+	case dir != "" && o.proxy != nil:
+		what += ", and proxying the rest to " + o.proxy.Redacted()
+	case dir == "":
+		what = "proxying to " + o.proxy.Redacted()
+	}
+	e.notef("%s", what)
+	for _, u := range urls {
+		fmt.Fprintln(e.stdout, u)
+	}
+	reportTrust(e, cert, auth)
+	if o.open {
+		if err := openBrowser(urls[0]); err != nil {
+			e.warnf("opening the browser: %v", err)
+		}
+	}
+
+	select {
+	case <-ctx.Done():
+		e.notef("shutting down")
+	case err := <-errc:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			shutdown(servers)
+			return fmt.Errorf("serving: %w", err)
+		}
+	}
+	stop() // a second Ctrl-C now kills at once
+	shutdown(servers)
+	return nil
+}
+
+// shutdown stops every server, letting requests in flight finish within
+// serve.ShutdownGrace before cutting them.
+func shutdown(servers []*http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), serve.ShutdownGrace)
+	defer cancel()
+	for _, s := range servers {
+		if err := s.Shutdown(ctx); err != nil {
+			s.Close()
+		}
+	}
+}
+
+// listen opens the listeners: 127.0.0.1 and ::1 for "localhost" (browsers
+// try both), the given host otherwise, all interfaces for --lan. A busy
+// default port moves to the next free one, with a note; a busy --addr is an
+// error that names a free port.
+func listen(e *env, o *serveOptions) ([]net.Listener, int, error) {
+	try := func(port int) ([]net.Listener, error) {
+		if o.host != "localhost" {
+			ln, err := net.Listen("tcp", net.JoinHostPort(o.host, strconv.Itoa(port)))
+			if err != nil {
+				return nil, err
+			}
+			return []net.Listener{ln}, nil
+		}
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			return nil, err
+		}
+		port = ln.Addr().(*net.TCPAddr).Port
+		lns := []net.Listener{ln}
+		// IPv6 loopback is a bonus: some machines have none.
+		if ln6, err := net.Listen("tcp", net.JoinHostPort("::1", strconv.Itoa(port))); err == nil {
+			lns = append(lns, ln6)
+		}
+		return lns, nil
+	}
+	lns, err := try(o.port)
+	if err == nil {
+		return lns, lns[0].Addr().(*net.TCPAddr).Port, nil
+	}
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return nil, 0, withHints(fmt.Errorf("listening on %s: %w", net.JoinHostPort(o.host, strconv.Itoa(o.port)), err), "choose another address with --addr HOST:PORT")
+	}
+	if o.addrGiven {
+		hint := "stop the program using it, or choose another port with --addr"
+		if free := freePort(o.host, o.port); free != 0 {
+			hint = fmt.Sprintf("stop the program using it, or use --addr %s", net.JoinHostPort(o.host, strconv.Itoa(free)))
+		}
+		return nil, 0, withHints(fmt.Errorf("port %d is busy on %s", o.port, displayHost(o.host)), hint)
+	}
+	for p := o.port + 1; p <= o.port+portTries; p++ {
+		if lns, err := try(p); err == nil {
+			e.warnf("port %d is busy; using %d instead (choose one with --addr)", o.port, p)
+			return lns, p, nil
+		}
+	}
+	return nil, 0, withHints(fmt.Errorf("ports %d to %d are busy", o.port, o.port+portTries), "choose a port with --addr HOST:PORT")
+}
+
+// freePort finds a port near port that is free on host right now.
+func freePort(host string, port int) int {
+	if host == "localhost" {
+		host = "127.0.0.1"
+	}
+	for p := port + 1; p <= port+portTries && p <= 65535; p++ {
+		if ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
+			ln.Close()
+			return p
+		}
+	}
+	return 0
+}
+
+func displayHost(host string) string {
+	if host == "" {
+		return "all interfaces"
+	}
+	return host
+}
+
+// serveCertificate returns the certificate to serve: the user's files, or a
+// leaf from the CA (created when missing) for the loopback names, the listen
+// host, --name and the LAN addresses.
+func serveCertificate(e *env, o *serveOptions, lanIPs []net.IP) (tls.Certificate, *ca.Authority, error) {
+	if o.certFile != "" {
+		cert, err := serve.LoadKeyPair(o.certFile, o.keyFile)
+		if err != nil {
+			return tls.Certificate{}, nil, withHints(err, "check --cert-file and --key-file")
+		}
+		return cert, nil, nil
+	}
+	auth, err := loadOrCreateCA(e)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	inputs := []string{"localhost", "127.0.0.1", "::1"}
+	if h := o.host; h != "" && h != "localhost" && !isUnspecified(h) {
+		inputs = append(inputs, h)
+	}
+	inputs = append(inputs, o.names...)
+	cons := auth.Constraints()
+	for _, ip := range lanIPs {
+		n, err := ca.ParseName(ip.String())
+		if err != nil {
+			continue
+		}
+		if cons.Constrained() && !cons.Permits(n) {
+			e.warnf("leaving %s out of the certificate: the root's name constraints do not permit it", ip)
+			continue
+		}
+		inputs = append(inputs, ip.String())
+	}
+	names, _, err := ca.ParseNames(dedupe(inputs))
+	if err != nil {
+		return tls.Certificate{}, nil, &usageError{err: withHints(err, "check the --name and --addr values")}
+	}
+	cert, reused, err := serve.LeafCertificate(auth, names, time.Now())
+	if err != nil {
+		var ce *ca.ConstraintError
+		if errors.As(err, &ce) {
+			return tls.Certificate{}, nil, withHints(err, "use a development name such as app.localhost or app.test, or recreate the CA with 'devca init --new --permit DOMAIN'")
+		}
+		return tls.Certificate{}, nil, err
+	}
+	if !reused {
+		e.notef("issued a certificate for %s", strings.Join(names.Values(), ", "))
+	}
+	return cert, auth, nil
+}
+
+// loadOrCreateCA loads the CA, or creates one with the default constraints
+// and no trust-store changes when the home has none.
+func loadOrCreateCA(e *env) (*ca.Authority, error) {
+	dir, err := e.home()
+	if err != nil {
+		return nil, err
+	}
+	// e.loadCA sets up key storage (keyring, passphrase); ca.Load here only
+	// tells whether there is a CA at all.
+	if _, err := ca.Load(dir); !errors.Is(err, ca.ErrNoCA) {
+		return e.loadCA()
+	}
+	cons, err := ca.DefaultConstraints(nil)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := e.hostname()
+	auth, err := ca.Create(dir, ca.CreateOptions{Constraints: cons, User: e.userName(), Host: host})
+	if errors.Is(err, ca.ErrExists) {
+		// Another devca created it a moment ago.
+		return e.loadCA()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("creating a CA in %q: %w", dir, err)
+	}
+	e.notef("created a CA in %q; no trust store was changed", dir)
+	return auth, nil
+}
+
+// reportTrust says whether clients on this machine will accept the
+// certificate, and how to fix it when they will not.
+func reportTrust(e *env, cert tls.Certificate, auth *ca.Authority) {
+	if auth == nil {
+		leaf := cert.Leaf
+		if leaf == nil {
+			return
+		}
+		inter := x509.NewCertPool()
+		for _, der := range cert.Certificate[1:] {
+			if c, err := x509.ParseCertificate(der); err == nil {
+				inter.AddCert(c)
+			}
+		}
+		if _, err := leaf.Verify(x509.VerifyOptions{Intermediates: inter}); err != nil {
+			e.warnf("this machine does not trust the certificate in the --cert-file; browsers will warn")
+		}
+		return
+	}
+	if serve.SystemTrusts(auth.Cert) {
+		e.notef("the root CA is trusted on this machine")
+		return
+	}
+	e.warnf("the root CA is not trusted on this machine yet; browsers will warn until it is")
+	e.notef("hint: run 'devca init' to trust it")
+}
+
+// serveURLs lists the URLs to open, the most useful first.
+func serveURLs(o *serveOptions, port int, lanIPs []net.IP) []string {
+	p := strconv.Itoa(port)
+	var urls []string
+	add := func(host string) {
+		u := "https://" + net.JoinHostPort(host, p) + "/"
+		for _, x := range urls {
+			if x == u {
+				return
+			}
+		}
+		urls = append(urls, u)
+	}
+	if o.host == "" || o.host == "localhost" || isUnspecified(o.host) {
+		add("localhost")
+	} else {
+		add(o.host)
+	}
+	for _, n := range o.names {
+		if !strings.HasPrefix(n, "*.") {
+			add(n)
+		}
+	}
+	for _, ip := range lanIPs {
+		add(ip.String())
+	}
+	return urls
+}
+
+func isUnspecified(host string) bool {
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsUnspecified()
+}
+
+// lanAddresses returns this machine's private, non-loopback addresses: the
+// ones a phone on the same network can reach.
+func lanAddresses() []net.IP {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var ips []net.IP
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() || ipn.IP.IsLinkLocalUnicast() || !ipn.IP.IsPrivate() {
+			continue
+		}
+		ips = append(ips, ipn.IP)
+	}
+	return ips
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// startRedirect listens for plain HTTP on addr and redirects every request
+// to the same host and path over HTTPS on httpsPort.
+func startRedirect(addr string, httpsPort int, errc chan<- error, errLog io.Writer) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, withHints(fmt.Errorf("listening for --redirect-http on %s: %w", addr, err), "choose another address for --redirect-http")
+	}
+	srv := serve.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if host == "" || strings.ContainsAny(host, "/\\@") {
+			host = "localhost"
+		}
+		target := "https://" + net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(httpsPort)) + r.URL.RequestURI()
+		http.Redirect(w, r, target, http.StatusFound)
+	}), nil, errLog)
+	go func() { errc <- srv.Serve(ln) }()
+	return srv, nil
+}
+
+// startRootPage serves the root for phones over plain HTTP on the port after
+// the HTTPS one, and prints where.
+func startRootPage(e *env, auth *ca.Authority, httpsPort int, lanIPs []net.IP, errc chan<- error) (*http.Server, error) {
+	h, err := serve.RootPage(auth.CertPEM, ca.Fingerprint(auth.Cert))
+	if err != nil {
+		return nil, err
+	}
+	port := httpsPort + 1
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("listening on port %d: %w", port, err)
+	}
+	srv := serve.NewServer(h, nil, e.stderr)
+	go func() { errc <- srv.Serve(ln) }()
+	e.notef("phones on this network can get the root CA at:")
+	for _, ip := range lanIPs {
+		e.notef("  http://%s/", net.JoinHostPort(ip.String(), strconv.Itoa(port)))
+	}
+	e.notef("  root fingerprint SHA256 %s", ca.Fingerprint(auth.Cert))
+	return srv, nil
+}
+
+// openBrowser starts the system's URL opener without waiting for it.
+func openBrowser(u string) error {
+	var cmd *exec.Cmd
+	switch runtime.GOOS {
+	case "darwin":
+		cmd = exec.Command("open", u)
+	case "windows":
+		cmd = exec.Command("rundll32", "url.dll,FileProtocolHandler", u)
+	default:
+		cmd = exec.Command("xdg-open", u)
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	go cmd.Wait()
+	return nil
+}
