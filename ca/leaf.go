@@ -180,9 +180,14 @@ func (a *Authority) leafTemplate(req LeafRequest, pub crypto.PublicKey, now time
 		tmpl.ExtKeyUsage = append(tmpl.ExtKeyUsage, x509.ExtKeyUsageEmailProtection)
 	}
 	// A common name helps people reading the certificate and old clients;
-	// modern clients match only the SANs.
-	if first := req.Names[0].Value; len(first) <= 64 {
-		tmpl.Subject.CommonName = first
+	// modern clients match only the SANs. It is taken from a DNS name only:
+	// OpenSSL checks a CN against the root's DNS name constraints when the
+	// leaf has no DNS SAN, and rejects an IP address or email found there.
+	for _, n := range req.Names {
+		if n.Kind == DNSName && len(n.Value) <= 64 {
+			tmpl.Subject.CommonName = n.Value
+			break
+		}
 	}
 	return tmpl, nil
 }

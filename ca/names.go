@@ -223,7 +223,9 @@ func checkHostname(s string) error {
 			}
 		}
 		if strings.HasPrefix(label, "xn--") {
-			if _, err := idna.Punycode.ToUnicode(label); err != nil {
+			// The lookup profile also checks what the label decodes to:
+			// plain punycode decoding accepts xn--a, a control character.
+			if _, err := idnaProfile.ToUnicode(label); err != nil {
 				return fmt.Errorf("the label %q is not valid punycode", label)
 			}
 		}

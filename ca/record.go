@@ -123,6 +123,9 @@ func NewEntry(leaf *Leaf, names Names, issuedAt time.Time) Entry {
 // WroteFile reports whether the record says devca wrote path, so that
 // callers can overwrite it without destroying someone else's file.
 func (a *Authority) WroteFile(path string) (bool, error) {
+	if path == "" {
+		return false, nil
+	}
 	entries, err := a.Entries()
 	if err != nil {
 		return false, err
