@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -46,6 +47,7 @@ type crumb struct {
 
 type listingPage struct {
 	Path       string
+	RootName   string
 	Crumbs     []crumb
 	Entries    []Entry
 	Files      int
@@ -75,7 +77,7 @@ func (h *Handler) serveListing(w http.ResponseWriter, r *http.Request, real stri
 		}
 		return
 	}
-	page := listingPage{Path: r.URL.Path, Crumbs: breadcrumbs(r.URL.Path), Entries: entries, LiveReload: h.live != nil, Events: EventsPath}
+	page := listingPage{Path: r.URL.Path, RootName: filepath.Base(h.cfg.Dir), Crumbs: breadcrumbs(r.URL.Path), Entries: entries, LiveReload: h.live != nil, Events: EventsPath}
 	for _, e := range entries {
 		if e.IsDir {
 			page.Folders++

@@ -1,0 +1,372 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// requireTool returns the path of an external program the test needs. A
+// missing tool skips the test on a developer machine but fails it under CI,
+// where a skipped check would pass silently.
+func requireTool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is required under CI: %v", name, err)
+		}
+		t.Skipf("%s is not installed: %v", name, err)
+	}
+	return p
+}
+
+var built struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// devcaBinary builds the devca command once per test run, so end-to-end
+// tests run the real binary a user runs.
+func devcaBinary(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		dir, err := os.MkdirTemp("", "devca-bin-")
+		if err != nil {
+			built.err = err
+			return
+		}
+		built.path = filepath.Join(dir, "devca")
+		out, err := exec.Command("go", "build", "-o", built.path, ".").CombinedOutput()
+		if err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.path
+}
+
+// syncBuffer collects a child's stderr while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// serveProcess is a running "devca serve".
+type serveProcess struct {
+	cmd    *exec.Cmd
+	url    string
+	stderr *syncBuffer
+	done   chan error
+}
+
+// freeLoopbackPort returns a port that was free on 127.0.0.1 and ::1 a
+// moment ago.
+func freeLoopbackPort(t *testing.T) int {
+	t.Helper()
+	for range 20 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if ln6, err := net.Listen("tcp", fmt.Sprintf("[::1]:%d", port)); err == nil {
+			ln6.Close()
+			return port
+		} else if !strings.Contains(err.Error(), "address already in use") {
+			return port // no IPv6 loopback here
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// startServe runs "devca serve args..." with home as DEVCA_HOME and waits
+// for the URL it prints.
+func startServe(t *testing.T, home string, args ...string) *serveProcess {
+	t.Helper()
+	cmd := exec.Command(devcaBinary(t), append([]string{"serve"}, args...)...)
+	cmd.Env = append(os.Environ(), "DEVCA_HOME="+home, "SSL_CERT_FILE=", "SSL_CERT_DIR=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &serveProcess{cmd: cmd, stderr: &syncBuffer{}, done: make(chan error, 1)}
+	cmd.Stderr = p.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		io.Copy(io.Discard, stdout)
+	}()
+	go func() { p.done <- cmd.Wait() }()
+	select {
+	case line, ok := <-lines:
+		if !ok || !strings.HasPrefix(line, "https://") {
+			t.Fatalf("devca serve printed %q, want a URL; stderr:\n%s", line, p.stderr.String())
+		}
+		p.url = line
+	case <-time.After(30 * time.Second):
+		t.Fatalf("devca serve printed no URL within 30s; stderr:\n%s", p.stderr.String())
+	}
+	return p
+}
+
+// stop sends SIGTERM and checks for a clean exit.
+func (p *serveProcess) stop(t *testing.T) {
+	t.Helper()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("devca serve exited with %v; stderr:\n%s", err, p.stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatalf("devca serve still running 15s after SIGTERM")
+	}
+}
+
+// artifactDir is where end-to-end tests leave files for a person to look
+// at: $DEVCA_ARTIFACTS, or a fixed folder under the system temp folder.
+func artifactDir(t *testing.T) string {
+	dir := os.Getenv("DEVCA_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "devca-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// listingSite makes a folder whose listing exercises escaping and sorting.
+func listingSite(t *testing.T) string {
+	site := filepath.Join(t.TempDir(), "my-site")
+	for name, content := range map[string]string{
+		"index-not-here.txt": "no index.html, so a listing",
+		"notes <draft>.md":   "# notes",
+		"what?.txt":          "?",
+		"style.css":          strings.Repeat("body { margin: 0 }\n", 200),
+		"docs/guide.html":    "<h1>guide</h1>",
+		"assets/logo.svg":    `<svg xmlns="http://www.w3.org/2000/svg"/>`,
+		".env":               "SECRET=do-not-serve",
+	} {
+		p := filepath.Join(site, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return site
+}
+
+// TestServeEndToEnd runs the built devca serve in a fresh CA home and talks
+// to it with curl over HTTP/1.1 and HTTP/2, then shuts it down with
+// SIGTERM.
+func TestServeEndToEnd(t *testing.T) {
+	curl := requireTool(t, "curl")
+	home := filepath.Join(t.TempDir(), "cahome")
+	site := listingSite(t)
+	port := freeLoopbackPort(t)
+	p := startServe(t, home, "--addr", fmt.Sprintf("localhost:%d", port), site)
+	if want := fmt.Sprintf("https://localhost:%d/", port); p.url != want {
+		t.Errorf("URL = %q, want %q", p.url, want)
+	}
+	root := filepath.Join(home, "rootCA.pem")
+	if _, err := os.Stat(root); err != nil {
+		t.Fatalf("serve did not create the CA: %v", err)
+	}
+	for _, want := range []string{"created a CA in", "no trust store was changed", "issued a certificate for localhost, 127.0.0.1, ::1"} {
+		if !strings.Contains(p.stderr.String(), want) {
+			t.Errorf("stderr lacks %q:\n%s", want, p.stderr.String())
+		}
+	}
+
+	for _, tc := range []struct {
+		name, flag, version string
+		url                 string
+	}{
+		{"http1.1", "--http1.1", "1.1", p.url},
+		{"http2", "--http2", "2", p.url},
+		{"ipv4", "--http2", "2", fmt.Sprintf("https://127.0.0.1:%d/", port)},
+	} {
+		t.Run("curl/"+tc.name, func(t *testing.T) {
+			out, err := exec.Command(curl, "--silent", "--show-error", "--fail", "--max-time", "20",
+				"--cacert", root, tc.flag, "--write-out", "\n%{http_version} %{http_code}", tc.url).CombinedOutput()
+			if err != nil {
+				t.Fatalf("curl: %v\n%s", err, out)
+			}
+			s := string(out)
+			if !strings.HasSuffix(s, "\n"+tc.version+" 200") {
+				t.Errorf("curl %s ended %q, want HTTP/%s 200", tc.flag, s[max(0, len(s)-20):], tc.version)
+			}
+			for _, want := range []string{`href="./what%3F.txt"`, "notes &lt;draft&gt;.md", `href="./docs/"`} {
+				if !strings.Contains(s, want) {
+					t.Errorf("listing lacks %s", want)
+				}
+			}
+			if strings.Contains(s, ".env") {
+				t.Errorf("listing shows .env")
+			}
+		})
+	}
+	t.Run("curl/gzip and 304", func(t *testing.T) {
+		out, err := exec.Command(curl, "-sS", "--cacert", root, "--compressed", "-D", "-", "-o", "/dev/null", p.url+"style.css").CombinedOutput()
+		if err != nil || !strings.Contains(strings.ToLower(string(out)), "content-encoding: gzip") {
+			t.Errorf("no gzip: %v\n%s", err, out)
+		}
+		out, _ = exec.Command(curl, "-sS", "--cacert", root, "-o", "/dev/null", "-w", "%{http_code}", "-H", "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT", p.url+"style.css").CombinedOutput()
+		if string(out) != "304" {
+			t.Errorf("If-Modified-Since = %s", out)
+		}
+	})
+	t.Run("curl/untrusted without the root", func(t *testing.T) {
+		out, err := exec.Command(curl, "-sS", "--max-time", "20", "--capath", t.TempDir(), "--cacert", "/dev/null", p.url).CombinedOutput()
+		if err == nil {
+			t.Errorf("curl trusted the certificate without the root: %s", out)
+		}
+	})
+	t.Run("curl/dotfile and traversal", func(t *testing.T) {
+		for target, want := range map[string]string{"/.env": "404", "/%2e%2e/%2e%2e/etc/passwd": "400", "/..%2f..%2fetc%2fpasswd": "400"} {
+			out, _ := exec.Command(curl, "-sS", "--path-as-is", "--cacert", root, "-o", "/dev/null", "-w", "%{http_code}", strings.TrimSuffix(p.url, "/")+target).CombinedOutput()
+			if string(out) != want {
+				t.Errorf("GET %s = %s, want %s", target, out, want)
+			}
+		}
+	})
+
+	p.stop(t)
+	log := p.stderr.String()
+	for _, want := range []string{" GET / 200 ", " GET /style.css 200 ", " GET /.env 404 ", "shutting down", "not trusted on this machine", "run 'devca init' to trust it"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, "TLS handshake error") {
+		t.Errorf("handshake noise in the log:\n%s", log)
+	}
+
+	// A second start reuses the cached certificate and says nothing new.
+	p = startServe(t, home, "--quiet", "--addr", fmt.Sprintf("localhost:%d", port), site)
+	if strings.Contains(p.stderr.String(), "issued a certificate") || strings.Contains(p.stderr.String(), "created a CA") {
+		t.Errorf("second start issued again:\n%s", p.stderr.String())
+	}
+	p.stop(t)
+}
+
+// TestServeChromium loads the listing in headless Chromium, which trusts
+// the devca root only through an NSS database in its own HOME: no system
+// trust store changes and no --ignore-certificate-errors. It saves a
+// screenshot for a person to look at and checks the DOM.
+func TestServeChromium(t *testing.T) {
+	chromium := requireTool(t, "chromium")
+	certutil := requireTool(t, "certutil")
+	home := filepath.Join(t.TempDir(), "cahome")
+	site := listingSite(t)
+	port := freeLoopbackPort(t)
+	p := startServe(t, home, "--quiet", "--addr", fmt.Sprintf("localhost:%d", port), site)
+	defer p.stop(t)
+
+	// Chromium on Linux reads ~/.pki/nssdb; this one trusts the devca root.
+	userHome := t.TempDir()
+	nssdb := "sql:" + filepath.Join(userHome, ".pki", "nssdb")
+	os.MkdirAll(filepath.Join(userHome, ".pki", "nssdb"), 0o700)
+	for _, args := range [][]string{
+		{"-d", nssdb, "-N", "--empty-password"},
+		{"-d", nssdb, "-A", "-n", "devca test root", "-t", "C,,", "-i", filepath.Join(home, "rootCA.pem")},
+	} {
+		if out, err := exec.Command(certutil, args...).CombinedOutput(); err != nil {
+			t.Fatalf("certutil %v: %v\n%s", args, err, out)
+		}
+	}
+	browser := func(args ...string) string {
+		t.Helper()
+		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+			"--no-first-run", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+			"--user-data-dir=" + filepath.Join(userHome, "profile")}
+		cmd := exec.Command(chromium, append(base, args...)...)
+		cmd.Env = append(os.Environ(), "HOME="+userHome)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		done := make(chan error, 1)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
+			}
+		case <-time.After(90 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Fatalf("chromium %v did not finish within 90s", args)
+		}
+		return stdout.String()
+	}
+
+	dom := browser("--dump-dom", p.url)
+	for _, want := range []string{"my-site", `href="./what%3F.txt"`, "notes &lt;draft&gt;.md", `href="./docs/"`, "style.css", "3.7 KiB"} {
+		if !strings.Contains(dom, want) {
+			t.Errorf("DOM lacks %s (a certificate error page instead?)\n%s", want, dom[:min(len(dom), 2000)])
+		}
+	}
+	if strings.Contains(dom, "ERR_CERT") || strings.Contains(dom, "Your connection is not private") {
+		t.Fatalf("Chromium did not trust the devca certificate")
+	}
+
+	dir := artifactDir(t)
+	for _, shot := range []struct{ file, size, extra string }{
+		{"serve-listing.png", "1000,640", "--blink-settings=preferredColorScheme=1"},
+		{"serve-listing-phone.png", "390,760", "--blink-settings=preferredColorScheme=1"},
+		{"serve-listing-dark.png", "1000,640", "--blink-settings=preferredColorScheme=0"},
+	} {
+		path := filepath.Join(dir, shot.file)
+		os.Remove(path)
+		browser("--window-size="+shot.size, "--hide-scrollbars", shot.extra, "--screenshot="+path, p.url)
+		fi, err := os.Stat(path)
+		if err != nil || fi.Size() < 2000 {
+			t.Fatalf("no screenshot at %s: %v", path, err)
+		}
+		t.Logf("screenshot of the listing: %s", path)
+	}
+}
