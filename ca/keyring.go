@@ -48,7 +48,7 @@ type KeyringError struct {
 }
 
 func (e *KeyringError) Error() string {
-	return fmt.Sprintf("%s: %s: %v", e.Name, e.Op, e.Err)
+	return fmt.Sprintf("%s: %v", e.Name, e.Err)
 }
 
 func (e *KeyringError) Unwrap() error { return e.Err }

@@ -107,7 +107,11 @@ type KeyringSecretMissingError struct {
 	// CreatedIn is the home path the secret was stored for.
 	CreatedIn string
 	Account   string
+	// Err is the keyring's own not-found error.
+	Err error
 }
+
+func (e *KeyringSecretMissingError) Unwrap() error { return e.Err }
 
 func (e *KeyringSecretMissingError) Error() string {
 	if e.CreatedIn != "" && e.CreatedIn != e.Home {
@@ -283,7 +287,7 @@ func loadStoredKey(dir string, meta Meta, sec Secrets) (crypto.Signer, error) {
 		account := keyringAccount(home, meta.Fingerprint, meta.KeyID)
 		password, err = sec.keyring().Get(KeyringService, account)
 		if errors.Is(err, ErrKeyringNotFound) {
-			return nil, fmt.Errorf("reading root key: %w", &KeyringSecretMissingError{Home: home, CreatedIn: meta.KeyringHome, Account: account})
+			return nil, fmt.Errorf("reading root key: %w", &KeyringSecretMissingError{Home: home, CreatedIn: meta.KeyringHome, Account: account, Err: err})
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading root key's secret from the keyring: %w", err)

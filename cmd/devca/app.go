@@ -24,6 +24,10 @@ type env struct {
 	args []string
 	// hostname names this machine in new roots.
 	hostname func() (string, error)
+	// keyring and readPassword replace the system keyring and the terminal
+	// prompt in tests; nil means the real ones (see storage.go).
+	keyring      ca.Keyring
+	readPassword func(prompt string) ([]byte, error)
 
 	// unknownCommand is set when the cli library reports an unknown command,
 	// which it does through a callback that cannot return an error.
@@ -54,6 +58,7 @@ func (e *env) loadCA() (*ca.Authority, error) {
 	if err != nil {
 		return nil, explainLoadError(dir, err)
 	}
+	auth.Secrets = e.secrets()
 	return auth, nil
 }
 
@@ -97,6 +102,8 @@ func newApp(e *env) *cli.App {
 			newServeCommand(e),
 			newHomeCommand(e),
 			newInfoCommand(e),
+			newKeyStorageCommand(e),
+			newExportCommand(e),
 			newCompletionCommand(e),
 		},
 	}

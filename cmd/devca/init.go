@@ -27,21 +27,26 @@ func newInitCommand(e *env) *cli.Command {
 			"then installs it into the trust stores. Run again, it never replaces the CA: it reports\n" +
 			"the existing one. By default the root may only certify development names (localhost,\n" +
 			".test, .example, .invalid, .local, .internal, .home.arpa and private IP ranges).",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "no-trust", Usage: "create the CA but do not touch any trust store"},
 			&cli.StringFlag{Name: "key-type", Value: string(ca.DefaultKeyType), Usage: "root key type: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072 or rsa-4096"},
 			&cli.StringSliceFlag{Name: "permit", Usage: "also permit this domain (and its subdomains) or CIDR range; repeatable"},
 			&cli.BoolFlag{Name: "unconstrained", Usage: "let the root certify any name, like mkcert (a leaked key can then impersonate any site)"},
 			&cli.BoolFlag{Name: "new", Usage: "replace the existing CA with a new one"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "with --new, do not ask for confirmation"},
-		},
+			keyStorageFlag(),
+		}, importFlags()...),
 		Action: func(c *cli.Context) error { return runInit(c, e) },
 	}
 }
 
 func runInit(c *cli.Context, e *env) error {
-	if c.NArg() > 0 {
-		return usageErrorf("init takes no arguments, got %q", c.Args().First())
+	args, err := positionalArgs(c, e.args)
+	if err != nil {
+		return err
+	}
+	if err := checkImportFlags(c, args); err != nil {
+		return err
 	}
 	if c.Bool("unconstrained") && len(c.StringSlice("permit")) > 0 {
 		return usageErrorf("--permit and --unconstrained cannot be used together")
@@ -65,6 +70,15 @@ func runInit(c *cli.Context, e *env) error {
 	}
 
 	existing, err := ca.Load(dir)
+	var plan *rootPlan
+	if errors.Is(err, ca.ErrNoCA) || err == nil && c.Bool("new") {
+		var perr error
+		if plan, perr = e.planNewRoot(c, dir, args); perr != nil {
+			return perr
+		}
+	} else if err == nil && importRequested(c) {
+		return withHints(fmt.Errorf("a CA already exists in %q, and init never replaces one", dir), "add --new to replace it with the imported root")
+	}
 	switch {
 	case err == nil && !c.Bool("new"):
 		fmt.Fprintf(e.stdout, "a CA already exists in %s\n", dir)
@@ -92,14 +106,14 @@ func runInit(c *cli.Context, e *env) error {
 		e.warnf("the new root has no name constraints: anyone who obtains its key can impersonate any website to this machine")
 	}
 	host, _ := e.hostname()
-	auth, err := ca.Create(dir, ca.CreateOptions{KeyType: kt, Constraints: cons, User: e.userName(), Host: host})
+	auth, err := plan.create(e, dir, ca.CreateOptions{KeyType: kt, Constraints: cons, User: e.userName(), Host: host})
 	if err != nil {
 		if errors.Is(err, ca.ErrExists) {
 			return withHints(fmt.Errorf("creating root CA: %w (another devca created it at the same time)", err), "run 'devca info' to see it")
 		}
 		return fmt.Errorf("creating root CA in %q: %w", dir, err)
 	}
-	fmt.Fprintf(e.stdout, "created a new root CA in %s\n", dir)
+	fmt.Fprintf(e.stdout, "%s in %s\n", plan.done(), dir)
 	printRootSummary(e, auth)
 	return ensureTrust(c, e, auth)
 }
@@ -154,7 +168,8 @@ func retireCA(dir string, old *ca.Authority) (string, error) {
 	// Copy the key and metadata first and move the certificate after them:
 	// whenever this stops, either the home still holds the whole old CA, or
 	// it holds none and the retired folder holds all of it.
-	for _, name := range []string{ca.RootKeyFile, ca.MetaFile} {
+	keyFiles := append([]string{ca.RootKeyFile, ca.MetaFile}, old.KeyFiles()...)
+	for _, name := range keyFiles {
 		if err := copyFile(filepath.Join(dir, name), filepath.Join(dest, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return "", fmt.Errorf("retiring the old CA: %w", err)
 		}
@@ -162,7 +177,7 @@ func retireCA(dir string, old *ca.Authority) (string, error) {
 	if err := os.Rename(filepath.Join(dir, ca.RootCertFile), filepath.Join(dest, ca.RootCertFile)); err != nil {
 		return "", fmt.Errorf("retiring the old CA: %w", err)
 	}
-	for _, name := range []string{ca.RootKeyFile, ca.MetaFile} {
+	for _, name := range keyFiles {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return "", fmt.Errorf("retiring the old CA: %w", err)
 		}
