@@ -144,7 +144,9 @@ func (f *fakeRunner) exec(argv []string) (string, int) {
 			return err.Error(), 1
 		}
 	case "rm":
-		os.Remove(args[len(args)-1])
+		for _, a := range args[slices.Index(args, "--")+1:] {
+			os.Remove(a)
+		}
 	case "update-ca-certificates", "update-ca-trust", "trust":
 		if f.refresh != nil {
 			f.refresh()

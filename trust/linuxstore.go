@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
+	"strings"
 )
 
 // distro is one family of Linux distributions that share a system trust
@@ -24,6 +26,9 @@ type distro struct {
 	bundle string
 	// nssPackage and install say how to get certutil on this distro.
 	nssPackage, install string
+	// debianHooks marks Debian's update-ca-certificates, which leaves
+	// links and hook copies behind on removal (see debianLinks).
+	debianHooks bool
 }
 
 // distros lists the supported families in probing order: when
@@ -41,7 +46,7 @@ var distros = []distro{
 		name: "Debian/Ubuntu", ids: []string{"debian", "ubuntu", "linuxmint", "pop", "raspbian"},
 		anchors: "/usr/local/share/ca-certificates", refresh: []string{"update-ca-certificates"},
 		bundle:     "/etc/ssl/certs/ca-certificates.crt",
-		nssPackage: "libnss3-tools", install: "apt install",
+		nssPackage: "libnss3-tools", install: "apt install", debianHooks: true,
 	},
 	{
 		name: "Alpine", ids: []string{"alpine"},
@@ -207,25 +212,98 @@ func (s *linuxStore) Uninstall(ctx context.Context, e Entry) (bool, error) {
 	if s.distro == nil {
 		return false, ErrUnsupported
 	}
-	data, err := os.ReadFile(e.Location)
-	if errors.Is(err, os.ErrNotExist) {
-		inBundle, berr := s.bundleHas(e.Cert)
-		if berr != nil || !inBundle {
-			return false, berr
-		}
-		// The file is gone but the store was not rebuilt since.
-		return true, s.run(ctx, []Cmd{s.refreshCmd("remove the devca root from the system trust store")})
-	}
-	if err != nil {
-		return false, fmt.Errorf("reading %q: %w", e.Location, err)
-	}
-	der, err := firstCertDER(data)
-	if err != nil || fingerprint(der) != e.SHA256 {
-		return false, fmt.Errorf("%q holds another certificate than the one devca installed, so devca left it alone", e.Location)
-	}
 	const why = "remove the devca root from the system trust store"
-	return true, s.run(ctx, []Cmd{
-		{Name: "rm", Args: []string{"-f", "--", e.Location}, Privileged: true, Why: why},
-		s.refreshCmd(why),
-	})
+	var cmds []Cmd
+	data, err := os.ReadFile(e.Location)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		// Already gone; the links and the rebuild below may still be due.
+	case err != nil:
+		return false, fmt.Errorf("reading %q: %w", e.Location, err)
+	default:
+		der, err := firstCertDER(data)
+		if err != nil || fingerprint(der) != e.SHA256 {
+			return false, fmt.Errorf("%q holds another certificate than the one devca installed, so devca left it alone", e.Location)
+		}
+		cmds = append(cmds, Cmd{Name: "rm", Args: []string{"-f", "--", e.Location}, Privileged: true, Why: why})
+	}
+	if links := s.debianLinks(e); len(links) > 0 {
+		cmds = append(cmds, Cmd{Name: "rm", Args: append([]string{"-f", "--"}, links...), Privileged: true, Why: why})
+	}
+	inBundle, err := s.bundleHas(e.Cert)
+	if err != nil {
+		return false, err
+	}
+	if len(cmds) > 0 || inBundle {
+		cmds = append(cmds, s.refreshCmd(why))
+	}
+	if err := s.run(ctx, cmds); err != nil {
+		return len(cmds) > 0, err
+	}
+	javaChanged, err := s.debianJavaCleanup(ctx, e)
+	if err != nil {
+		return true, fmt.Errorf("removing the copy Debian's Java hook made: %w", err)
+	}
+	return len(cmds) > 0 || javaChanged, nil
+}
+
+// debianLinks returns the links update-ca-certificates made in
+// /etc/ssl/certs for the anchor of e: "<name>.pem" and its OpenSSL hash
+// link. Debian's update-ca-certificates never removes them for a deleted
+// local file (it only drops roots listed with "!" in ca-certificates.conf),
+// so without this they would dangle and its hooks would never hear of the
+// removal.
+func (s *linuxStore) debianLinks(e Entry) []string {
+	if !s.distro.debianHooks {
+		return nil
+	}
+	dir := s.env.path("/etc/ssl/certs")
+	pemName := strings.TrimSuffix(filepath.Base(e.Location), ".crt") + ".pem"
+	entries, _ := os.ReadDir(dir)
+	var links []string
+	for _, de := range entries {
+		if de.Type()&os.ModeSymlink == 0 {
+			continue
+		}
+		path := filepath.Join(dir, de.Name())
+		target, err := os.Readlink(path)
+		if err != nil {
+			continue
+		}
+		if target == e.Location || strings.TrimPrefix(target, s.env.Root) == strings.TrimPrefix(e.Location, s.env.Root) || filepath.Base(target) == pemName {
+			links = append(links, path)
+		}
+	}
+	// Hash links first point at the .pem link; remove them together.
+	sort.Strings(links)
+	return links
+}
+
+// debianJavaCleanup removes the copy of e that Debian's ca-certificates-java
+// hook put into the system cacerts as "debian:<name>.pem" when the root was
+// added. The hook only learns of removals through update-ca-certificates'
+// removal list, which never includes local anchors, so devca removes the
+// copy itself, after checking it is exactly the recorded certificate.
+func (s *linuxStore) debianJavaCleanup(ctx context.Context, e Entry) (bool, error) {
+	if !s.distro.debianHooks {
+		return false, nil
+	}
+	cacerts := s.env.path("/etc/ssl/certs/java/cacerts")
+	if !exists(cacerts) || !s.env.hasTool("keytool") {
+		// Without keytool there is no Java to have run the hook.
+		return false, nil
+	}
+	alias := "debian:" + strings.TrimSuffix(filepath.Base(e.Location), ".crt") + ".pem"
+	js := &javaStore{env: s.env}
+	certs, err := js.list(ctx, "keytool", cacerts)
+	if err != nil {
+		return false, fmt.Errorf("reading %q: %w", cacerts, err)
+	}
+	der, ok := certs[alias]
+	if !ok || fingerprint(der) != e.SHA256 {
+		return false, nil
+	}
+	_, err = s.env.Runner.Run(ctx, Cmd{Name: "keytool", Args: []string{"-delete", "-alias", alias, "-keystore", cacerts, "-storepass", js.storePass()},
+		Privileged: !s.env.writable(cacerts), Why: "remove the devca root from the Java trust store"})
+	return err == nil, err
 }

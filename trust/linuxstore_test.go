@@ -3,6 +3,7 @@ package trust
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -38,6 +39,9 @@ func setupDistro(tb *testbed, osRelease string, d distro) (bundle string) {
 			data += string(b)
 		}
 		tb.write(bundle, data)
+		if d.debianHooks {
+			debianRefresh(tb, files, anchors)
+		}
 	}
 	tb.setTools(d.refresh[0], "install", "rm")
 	return bundle
@@ -180,4 +184,66 @@ func (tb *testbed) normalizeAll(ss []string) []string {
 		out[i] = tb.normalize(s)
 	}
 	return out
+}
+
+// debianRefresh imitates what Debian's update-ca-certificates does beyond
+// the bundle: a "<name>.pem" link and a hash link in /etc/ssl/certs for each
+// local anchor, and the ca-certificates-java hook copying each new root into
+// the system cacerts as "debian:<name>.pem". Like the real one, it never
+// removes any of these when an anchor goes away.
+func debianRefresh(tb *testbed, files []string, anchors string) {
+	certs := filepath.Join(tb.root, "etc", "ssl", "certs")
+	os.MkdirAll(certs, 0o755)
+	cacerts := filepath.Join(certs, "java", "cacerts")
+	for i, n := range files {
+		pemName := strings.TrimSuffix(n, ".crt") + ".pem"
+		link := filepath.Join(certs, pemName)
+		if _, err := os.Lstat(link); err == nil {
+			continue
+		}
+		os.Symlink(filepath.Join(anchors, n), link)
+		os.Symlink(pemName, filepath.Join(certs, fmt.Sprintf("%08x.0", 0xabc0+i)))
+		if db, ok := readJSONDB(cacerts); ok {
+			b, _ := os.ReadFile(filepath.Join(anchors, n))
+			db["debian:"+pemName] = string(b)
+			writeJSONDB(cacerts, db)
+		}
+	}
+}
+
+func TestDebianLeftovers(t *testing.T) {
+	tb := newTestbed(t, "linux")
+	setupDistro(tb, "ID=debian\n", distroByName(t, "Debian/Ubuntu"))
+	tb.setTools("keytool")
+	cacerts := filepath.Join(tb.root, "etc", "ssl", "certs", "java", "cacerts")
+	other := string(certPEM(newTestCert(t, "Other")))
+	tb.write(cacerts, "{}")
+	writeJSONDB(cacerts, map[string]string{"debian:other.pem": other})
+	// An unrelated link must survive.
+	tb.write(filepath.Join(tb.root, "usr/share/ca-certificates/mozilla/Other.crt"), other)
+	os.Symlink(filepath.Join(tb.root, "usr/share/ca-certificates/mozilla/Other.crt"), filepath.Join(tb.root, "etc/ssl/certs/Other.pem"))
+	ctx := context.Background()
+	var out strings.Builder
+	res, err := InstallAll(ctx, tb.env, tb.cert, tb.rootFile, tb.cahome, []string{StoreSystem})
+	out.WriteString(tb.report("install", res, err))
+	if db, _ := readJSONDB(cacerts); len(db) != 2 {
+		t.Fatalf("the fake hook did not copy the root into cacerts")
+	}
+	res, err = UninstallAll(ctx, tb.env, tb.cert, tb.cahome, []string{StoreSystem})
+	out.WriteString(tb.report("uninstall", res, err))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db, _ := readJSONDB(cacerts); len(db) != 1 || db["debian:other.pem"] != other {
+		t.Errorf("cacerts after uninstall: %v", db)
+	}
+	entries, _ := os.ReadDir(filepath.Join(tb.root, "etc", "ssl", "certs"))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "Other.pem ca-certificates.crt java" {
+		t.Errorf("/etc/ssl/certs after uninstall: %q", names)
+	}
+	checkGolden(t, "system_debian_leftovers", out.String())
 }
