@@ -16,7 +16,7 @@ const (
 	RootCertFile = "rootCA.pem"
 	RootKeyFile  = "rootCA-key.pem"
 	MetaFile     = "ca.json"
-	RecordFile   = "issued.json"
+	RecordFile   = "issued.jsonl"
 	lockFile     = ".lock"
 )
 

@@ -29,14 +29,14 @@ type journal struct {
 
 const pendingPrefix = "pending-"
 
-// Publish writes files and applies update to the record as one unit that
+// Publish writes files and adds entry to the record as one unit that
 // survives crashes and concurrent devca processes. Every file is first
 // written and synced under a temporary name next to its final path; then,
 // under the CA home's lock, a journal of the renames is saved, the record is
 // updated and the files are renamed into place. A process killed at any point
 // leaves either nothing visible or a journal that the next Load completes, so
 // a certificate never sits next to a key that is not its own.
-func (a *Authority) Publish(files []OutputFile, update func([]Entry) ([]Entry, error)) error {
+func (a *Authority) Publish(files []OutputFile, entry Entry) error {
 	var j journal
 	cleanup := func() {
 		for _, r := range j.Renames {
@@ -62,7 +62,7 @@ func (a *Authority) Publish(files []OutputFile, update func([]Entry) ([]Entry, e
 		cleanup()
 		return err
 	}
-	if err := a.updateRecordLocked(update); err != nil {
+	if err := a.addEntryLocked(entry); err != nil {
 		os.Remove(journalPath)
 		cleanup()
 		return err

@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,81 +30,101 @@ type Entry struct {
 	FullChain bool   `json:"fullchain,omitempty"`
 	// CSRFile is set for signed requests: renew re-signs the same request.
 	CSRFile string `json:"csr_file,omitempty"`
-	// ReplacedBy is the serial of the certificate that renewed this one.
+	// ReplacedBy is the serial of a later certificate written to the same
+	// file (a renewal or re-issue). It is derived when reading the record.
 	ReplacedBy string `json:"replaced_by,omitempty"`
 }
 
-// Current reports whether the entry has not been replaced by a renewal.
+// Current reports whether no later certificate was written over this one's
+// files.
 func (e Entry) Current() bool { return e.ReplacedBy == "" }
 
-// record is the on-disk form of the issued-certificate record.
-type record struct {
-	Version int     `json:"version"`
-	Entries []Entry `json:"certificates"`
-}
+// The record is a log of JSON lines, one per issued certificate, only ever
+// appended to: adding an entry costs the same however long the record grows,
+// and a process killed mid-write can at worst leave an unterminated last
+// line, which readers ignore. Whether an entry was replaced is not stored but
+// derived: a later entry for the same certificate file replaces it.
 
-// Entries returns every recorded certificate, oldest first.
+// Entries returns every recorded certificate, oldest first, with ReplacedBy
+// filled in.
 func (a *Authority) Entries() ([]Entry, error) {
-	r, err := readRecord(a.Dir)
-	if err != nil {
-		return nil, err
+	path := filepath.Join(a.Dir, RecordFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
-	return r.Entries, nil
+	if err != nil {
+		return nil, fmt.Errorf("reading the certificate record: %w", err)
+	}
+	var entries []Entry
+	for n := 1; len(data) > 0; n++ {
+		line, rest, complete := bytes.Cut(data, []byte("\n"))
+		data = rest
+		if !complete {
+			break // torn last write: never acknowledged to anyone
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		var e Entry
+		if err := json.Unmarshal(line, &e); err != nil {
+			return nil, fmt.Errorf("reading the certificate record %q, line %d: %w", path, n, err)
+		}
+		e.ReplacedBy = ""
+		entries = append(entries, e)
+	}
+	latest := map[string]int{}
+	for i := len(entries) - 1; i >= 0; i-- {
+		f := entries[i].CertFile
+		if f == "" {
+			continue
+		}
+		if j, ok := latest[f]; ok {
+			entries[i].ReplacedBy = entries[j].Serial
+		} else {
+			latest[f] = i
+		}
+	}
+	return entries, nil
 }
 
-// UpdateRecord runs change on the record under the CA home's lock and saves
-// the result atomically, so concurrent devca processes never lose an entry.
-func (a *Authority) UpdateRecord(change func([]Entry) ([]Entry, error)) error {
+// AddEntry appends e to the record under the CA home's lock.
+func (a *Authority) AddEntry(e Entry) error {
 	unlock, err := lockHome(a.Dir)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	return a.updateRecordLocked(change)
+	return a.addEntryLocked(e)
 }
 
-// updateRecordLocked is UpdateRecord for callers that hold the home's lock.
-func (a *Authority) updateRecordLocked(change func([]Entry) ([]Entry, error)) error {
-	r, err := readRecord(a.Dir)
-	if err != nil {
-		return err
-	}
-	entries, err := change(r.Entries)
-	if err != nil {
-		return err
-	}
-	r.Version, r.Entries = 1, entries
-	data, err := json.MarshalIndent(r, "", "  ")
+// addEntryLocked is AddEntry for callers that hold the home's lock.
+func (a *Authority) addEntryLocked(e Entry) error {
+	e.ReplacedBy = ""
+	line, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encoding the certificate record: %w", err)
 	}
-	if err := WriteFileAtomic(filepath.Join(a.Dir, RecordFile), append(data, '\n'), KeyPerm); err != nil {
-		return fmt.Errorf("saving the certificate record: %w", err)
+	path := filepath.Join(a.Dir, RecordFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, KeyPerm)
+	if err != nil {
+		return fmt.Errorf("opening the certificate record: %w", err)
+	}
+	defer f.Close()
+	// After a torn write, start on a fresh line so the new entry is whole.
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, fi.Size()-1); err == nil && last[0] != '\n' {
+			line = append([]byte("\n"), line...)
+		}
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		return fmt.Errorf("writing the certificate record: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("syncing the certificate record: %w", err)
 	}
 	return nil
-}
-
-// AddEntry appends e to the record.
-func (a *Authority) AddEntry(e Entry) error {
-	return a.UpdateRecord(func(entries []Entry) ([]Entry, error) {
-		return append(entries, e), nil
-	})
-}
-
-func readRecord(dir string) (record, error) {
-	path := filepath.Join(dir, RecordFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return record{Version: 1}, nil
-	}
-	if err != nil {
-		return record{}, fmt.Errorf("reading the certificate record: %w", err)
-	}
-	var r record
-	if err := json.Unmarshal(data, &r); err != nil {
-		return record{}, fmt.Errorf("reading the certificate record %q: %w", path, err)
-	}
-	return r, nil
 }
 
 // NewEntry describes a freshly issued leaf for the record; the caller fills

@@ -1,11 +1,12 @@
 package ca
 
 import (
-	"errors"
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,35 +68,42 @@ func TestRecord(t *testing.T) {
 		})
 	}
 
-	// UpdateRecord replaces entries; a failing change leaves the record alone.
-	if err := b.UpdateRecord(func(es []Entry) ([]Entry, error) {
-		es[0].ReplacedBy = "abc"
-		return append(es, Entry{Serial: "abc", P12File: "/tmp/x.p12"}), nil
-	}); err != nil {
+	// A later entry for the same certificate file replaces the earlier one.
+	first := entries[0]
+	if err := b.AddEntry(Entry{Serial: "abc", CertFile: first.CertFile, P12File: "/tmp/x.p12"}); err != nil {
 		t.Fatal(err)
 	}
-	boom := errors.New("boom")
-	if err := b.UpdateRecord(func(es []Entry) ([]Entry, error) { return nil, boom }); !errors.Is(err, boom) {
-		t.Errorf("UpdateRecord err = %v, want the change's error", err)
-	}
 	entries, _ = b.Entries()
-	if len(entries) != 2 || entries[0].Current() || !entries[1].Current() {
-		t.Errorf("Entries after update = %+v", entries)
+	if len(entries) != 2 || entries[0].ReplacedBy != "abc" || !entries[1].Current() {
+		t.Errorf("Entries after re-issue = %+v", entries)
 	}
 	if ok, _ := b.WroteFile("/tmp/x.p12"); !ok {
 		t.Error("WroteFile misses a recorded PKCS#12 file")
 	}
 
-	// A damaged record is an error, not an empty record that the next
-	// AddEntry would overwrite.
-	if err := os.WriteFile(filepath.Join(a.Dir, RecordFile), []byte("{not json"), 0o600); err != nil {
+	// A torn last line (a write cut short) is ignored, and the next entry
+	// starts on a line of its own.
+	recordPath := filepath.Join(a.Dir, RecordFile)
+	f, err := os.OpenFile(recordPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Entries(); err == nil {
-		t.Error("Entries read a damaged record")
+	f.WriteString(`{"serial":"torn`)
+	f.Close()
+	if entries, err := b.Entries(); err != nil || len(entries) != 2 {
+		t.Errorf("Entries with a torn last line = %d entries, %v; want 2, nil", len(entries), err)
 	}
-	if err := b.AddEntry(Entry{Serial: "1"}); err == nil {
-		t.Error("AddEntry overwrote a damaged record")
+	if err := b.AddEntry(Entry{Serial: "after"}); err != nil {
+		t.Fatal(err)
+	}
+	// The torn line is now a complete but damaged line: reported, never
+	// silently dropped or overwritten.
+	if _, err := b.Entries(); err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("Entries with a damaged line: err = %v, want it to name line 3", err)
+	}
+	data, _ := os.ReadFile(recordPath)
+	if !bytes.Contains(data, []byte(`{"serial":"torn`)) || !bytes.Contains(data, []byte("torn\n{\"serial\":\"after\"")) {
+		t.Errorf("record after a torn write:\n%s", data)
 	}
 }
 

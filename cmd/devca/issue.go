@@ -132,7 +132,7 @@ func runIssue(c *cli.Context, e *env) error {
 	entry.Client, entry.Days, entry.FullChain = c.Bool("client"), c.Int("days"), c.Bool("fullchain")
 	entry.CertFile, entry.KeyFile, entry.P12File = certPath, keyPath, p12Path
 	entry.P12Legacy = c.Bool("p12-legacy")
-	if err := auth.Publish(files, appendEntry(entry)); err != nil {
+	if err := auth.Publish(files, entry); err != nil {
 		return err
 	}
 	return printIssued(c, e, entry, names)
@@ -155,11 +155,6 @@ func printIssued(c *cli.Context, e *env, entry ca.Entry, names ca.Names) error {
 	}
 	fmt.Fprintf(e.stdout, "  expires      %s\n", entry.NotAfter.Format(time.DateOnly))
 	return nil
-}
-
-// appendEntry is a record update that adds one entry.
-func appendEntry(e ca.Entry) func([]ca.Entry) ([]ca.Entry, error) {
-	return func(entries []ca.Entry) ([]ca.Entry, error) { return append(entries, e), nil }
 }
 
 func printJSON(e *env, v any) error {

@@ -149,15 +149,8 @@ func renewEntry(c *cli.Context, e *env, auth *ca.Authority, old ca.Entry) (ca.En
 	next := ca.NewEntry(leaf, names, time.Now())
 	next.Client, next.Days, next.FullChain = old.Client, old.Days, old.FullChain
 	next.CertFile, next.KeyFile, next.P12File, next.P12Legacy, next.CSRFile = old.CertFile, old.KeyFile, old.P12File, old.P12Legacy, old.CSRFile
-	err = auth.Publish(files, func(entries []ca.Entry) ([]ca.Entry, error) {
-		for i := range entries {
-			if entries[i].Serial == old.Serial {
-				entries[i].ReplacedBy = next.Serial
-			}
-		}
-		return append(entries, next), nil
-	})
-	if err != nil {
+	// The new entry names the same files, which marks the old one replaced.
+	if err := auth.Publish(files, next); err != nil {
 		return ca.Entry{}, err
 	}
 	return next, nil

@@ -76,7 +76,7 @@ func runSign(c *cli.Context, e *env) error {
 	entry.Client, entry.Days, entry.FullChain = c.Bool("client"), c.Int("days"), c.Bool("fullchain")
 	entry.CertFile, entry.CSRFile = certPath, csrPath
 	files := []ca.OutputFile{{Path: certPath, Data: certPEM, Perm: ca.CertPerm}}
-	if err := auth.Publish(files, appendEntry(entry)); err != nil {
+	if err := auth.Publish(files, entry); err != nil {
 		return err
 	}
 	return printIssued(c, e, entry, names)
