@@ -1,0 +1,256 @@
+#!/bin/bash
+# bench/serve.sh compares `devca serve` with Debian's caddy (file_server),
+# nginx and a minimal net/http FileServer (bench/serve/fileserver), all over
+# HTTPS on loopback with the same devca-issued P-256 certificate, and prints
+# for each:
+#
+#   ka req/s    keep-alive requests/s for a 1 KiB file, HTTP/1.1 (wrk)
+#   h2 req/s    requests/s for the same file over HTTP/2 (h2load)
+#   MB/s        throughput downloading a 10 MiB file (wrk, keep-alive)
+#   hs/s        new TLS connections/s, a full handshake and one request each
+#               (openssl s_time -new)
+#   start ms    time from exec to the first 200 response, median of 5
+#               (bench/serve/firstreq)
+#   RSS MiB     peak resident memory after all of the above (VmHWM; nginx
+#               sums its master and workers)
+#
+# and each figure's ratio to devca. The goals of issue 5: devca at or above
+# caddy on every figure, at least 0.9x the minimal net/http server, and a
+# start under 50 ms. The run takes about two minutes: DURATION seconds per
+# load test (default 5), 4 load tests and 5 starts per server.
+#
+# Everything listens on 127.0.0.1 only and lives in a temporary folder that
+# is removed at the end; no trust store is touched (the load tools do not
+# verify certificates; only the time matters). Timing never goes into tests.
+#
+# It needs go, wrk, h2load (nghttp2-client), openssl, caddy and nginx; a
+# missing server is reported and left out. It exits 0 once it has run, 1 when
+# it cannot run, 2 on a bad command line.
+
+set -euo pipefail
+
+prog=bench/serve.sh
+duration=${DURATION:-5}
+conns=${CONNS:-50}
+
+usage() {
+	cat <<'EOF'
+Usage:
+    bench/serve.sh [--duration SECONDS] [--only NAME,...]
+
+Runs devca serve, caddy, nginx and a minimal net/http FileServer on loopback
+and prints keep-alive req/s (1 KiB, wrk), HTTP/2 req/s (h2load), MB/s for a
+10 MiB file, new TLS handshakes/s, time to first response and peak RSS, with
+ratios to devca. About two minutes with the default 5-second load tests.
+
+Options:
+    --duration S   seconds per load test (default 5, or $DURATION)
+    --only LIST    servers to run, of devca,caddy,nginx,nethttp (default all)
+    -h, --help     show this help
+EOF
+}
+
+say() { printf '%s: %s\n' "$prog" "$*" >&2; }
+die() {
+	printf '%s: error: %s\n' "$prog" "$1" >&2
+	[ $# -lt 2 ] || printf '%s: hint: %s\n' "$prog" "$2" >&2
+	exit 1
+}
+
+only=devca,caddy,nginx,nethttp
+while [ $# -gt 0 ]; do
+	case $1 in
+	--duration) [ $# -ge 2 ] || { usage >&2; exit 2; }; duration=$2; shift 2 ;;
+	--only) [ $# -ge 2 ] || { usage >&2; exit 2; }; only=$2; shift 2 ;;
+	-h | --help) usage; exit 0 ;;
+	*) printf '%s: error: unknown argument %q\n' "$prog" "$1" >&2; usage >&2; exit 2 ;;
+	esac
+done
+case $duration in '' | *[!0-9]*) die "--duration must be a whole number of seconds" ;; esac
+
+for tool in go wrk h2load openssl; do
+	command -v "$tool" >/dev/null || die "$tool is not installed" "apt-get install wrk nghttp2-client openssl (and golang)"
+done
+
+cd "$(dirname "$0")/.."
+work=$(mktemp -d "${TMPDIR:-/tmp}/devca-bench-serve.XXXXXX")
+# nginx workers run as an unprivileged user and must read the site.
+chmod 755 "$work"
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+say "building devca and the helpers in $work"
+go build -o "$work/devca" ./cmd/devca
+go build -o "$work/fileserver" ./bench/serve/fileserver
+go build -o "$work/firstreq" ./bench/serve/firstreq
+
+# The site: a 1 KiB and a 10 MiB file, both binary so nobody compresses them.
+site=$work/site
+mkdir -p "$site"
+head -c 1024 /dev/urandom >"$site/1k.bin"
+head -c $((10 << 20)) /dev/urandom >"$site/10m.bin"
+
+# One throwaway CA; every server gets a leaf from it for 127.0.0.1.
+export DEVCA_HOME=$work/cahome
+"$work/devca" init --no-trust >/dev/null 2>&1 || die "devca init failed"
+"$work/devca" issue --cert-file "$work/cert.pem" --key-file "$work/key.pem" localhost 127.0.0.1 >/dev/null 2>&1 ||
+	die "devca issue failed"
+# devca serve issues and caches its own leaf on first start; do that now so
+# the start measurement is the everyday one.
+port_devca=18443 port_caddy=18444 port_nginx=18445 port_nethttp=18446
+
+start_cmd() { # name -> the server's command line, one word per line
+	case $1 in
+	devca) printf '%s\n' "$work/devca" serve --quiet --addr "127.0.0.1:$port_devca" "$site" ;;
+	caddy) printf '%s\n' caddy run --adapter caddyfile --config "$work/Caddyfile" ;;
+	nginx) printf '%s\n' nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" ;;
+	nethttp) printf '%s\n' "$work/fileserver" "127.0.0.1:$port_nethttp" "$site" "$work/cert.pem" "$work/key.pem" ;;
+	esac
+}
+
+mkdir -p "$work/caddyhome" "$work/nginx/tmp"
+cat >"$work/Caddyfile" <<EOF
+{
+	admin off
+	auto_https off
+	storage file_system $work/caddyhome
+	log {
+		level ERROR
+	}
+}
+https://127.0.0.1:$port_caddy {
+	tls $work/cert.pem $work/key.pem
+	root * $site
+	file_server
+}
+EOF
+# nginx as it is usually tuned for static files: a worker per core, sendfile,
+# no access log, long keep-alive. Debian's nginx 1.22 enables HTTP/2 on the
+# listen line.
+cat >"$work/nginx/nginx.conf" <<EOF
+daemon off;
+worker_processes auto;
+pid $work/nginx/nginx.pid;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	sendfile on;
+	tcp_nopush on;
+	keepalive_requests 1000000;
+	client_body_temp_path $work/nginx/tmp/body;
+	proxy_temp_path $work/nginx/tmp/proxy;
+	fastcgi_temp_path $work/nginx/tmp/fastcgi;
+	uwsgi_temp_path $work/nginx/tmp/uwsgi;
+	scgi_temp_path $work/nginx/tmp/scgi;
+	types { application/octet-stream bin; }
+	server {
+		listen 127.0.0.1:$port_nginx ssl http2;
+		ssl_certificate $work/cert.pem;
+		ssl_certificate_key $work/key.pem;
+		ssl_protocols TLSv1.2 TLSv1.3;
+		root $site;
+	}
+}
+EOF
+
+servers=()
+for s in devca caddy nginx nethttp; do
+	case ",$only," in *",$s,"*) ;; *) continue ;; esac
+	case $s in
+	caddy | nginx)
+		if ! command -v "$s" >/dev/null; then
+			say "$s is not installed; leaving it out (apt-get install $s)"
+			continue
+		fi
+		;;
+	esac
+	servers+=("$s")
+done
+[ ${#servers[@]} -gt 0 ] || die "no server to run"
+
+export HOME=$work/caddyhome XDG_DATA_HOME=$work/caddyhome XDG_CONFIG_HOME=$work/caddyhome
+
+# Warm devca's certificate cache.
+mapfile -t argv < <(start_cmd devca)
+"$work/firstreq" -runs 1 "https://127.0.0.1:$port_devca/1k.bin" -- "${argv[@]}" >/dev/null
+
+# rss_kib PID: peak RSS of PID and its children (nginx workers).
+rss_kib() {
+	local total=0 p kids
+	for p in "$1" $(pgrep -P "$1" || true); do
+		kids=$(awk '/^VmHWM:/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
+		total=$((total + ${kids:-0}))
+	done
+	echo "$total"
+}
+
+# wrk prints "Requests/sec: N" and "Transfer/sec: N.NNMB".
+wrk_rps() { awk '/^Requests\/sec:/ {printf "%.0f", $2}'; }
+wrk_mbps() {
+	awk '/^Transfer\/sec:/ {
+		v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[A-Za-z]+$/, "", v)
+		f = (u == "GB") ? 1024 : (u == "MB") ? 1 : (u == "KB") ? 1/1024 : 1/1048576
+		printf "%.0f", v * f }'
+}
+
+declare -A result
+for s in "${servers[@]}"; do
+	port_var=port_$s
+	port=${!port_var}
+	url=https://127.0.0.1:$port
+	mapfile -t argv < <(start_cmd "$s")
+
+	say "$s: time to first response (5 starts)"
+	result[$s,start]=$("$work/firstreq" -runs 5 "$url/1k.bin" -- "${argv[@]}")
+
+	"${argv[@]}" >"$work/$s.out" 2>&1 &
+	pid=$!
+	pids+=("$pid")
+	for _ in $(seq 100); do
+		curl -sk -o /dev/null --max-time 1 "$url/1k.bin" && break
+		sleep 0.1
+	done
+
+	say "$s: keep-alive 1 KiB (wrk, ${duration}s)"
+	result[$s,ka]=$(wrk -t2 -c"$conns" -d"${duration}s" "$url/1k.bin" | wrk_rps)
+
+	say "$s: HTTP/2 1 KiB (h2load, ${duration}s)"
+	result[$s,h2]=$(h2load -D "$duration" -c 10 -m 10 -t 1 "$url/1k.bin" 2>/dev/null |
+		awk '/^finished in/ {gsub(",", ""); printf "%.0f", $4}')
+
+	say "$s: 10 MiB downloads (wrk, ${duration}s)"
+	result[$s,mbps]=$(wrk -t2 -c4 -d"${duration}s" --timeout 30s "$url/10m.bin" | wrk_mbps)
+
+	say "$s: new TLS handshakes (openssl s_time, ${duration}s)"
+	result[$s,hs]=$(openssl s_time -connect "127.0.0.1:$port" -new -time "$duration" -www /1k.bin 2>/dev/null |
+		awk '/connections in [0-9.]+ real seconds/ {printf "%.0f", $1 / $4}')
+
+	result[$s,rss]=$(awk -v k="$(rss_kib "$pid")" 'BEGIN {printf "%.1f", k / 1024}')
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+done
+
+# The table, with each figure's ratio to devca (for start and RSS lower is
+# better; for the rest higher is better).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "") print "-"; else printf "%.2fx", a / b }'; }
+printf '\n%-9s %16s %16s %14s %14s %14s %14s\n' server "ka req/s" "h2 req/s" "10MiB MB/s" "hs/s" "start ms" "RSS MiB"
+for s in "${servers[@]}"; do
+	row=$(printf '%-9s' "$s")
+	for m in ka h2 mbps hs start rss; do
+		v=${result[$s,$m]:-}
+		cell=${v:--}
+		if [ "$s" != devca ] && [ -n "${result[devca,$m]:-}" ]; then
+			cell="$cell ($(ratio "$v" "${result[devca,$m]}"))"
+		fi
+		w=16
+		case $m in mbps | hs | start | rss) w=14 ;; esac
+		row="$row $(printf "%${w}s" "$cell")"
+	done
+	echo "$row"
+done
+printf '\nratios are server / devca; loopback, %s s per load test, %d cores, %s\n' "$duration" "$(nproc)" "$(go version | awk '{print $3}')"
