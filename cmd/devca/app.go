@@ -95,6 +95,10 @@ func newApp(e *env) *cli.App {
 		DisableSliceFlagSeparator: true,
 		Commands: []*cli.Command{
 			newInitCommand(e),
+			newInstallCommand(e),
+			newUninstallCommand(e),
+			newStatusCommand(e),
+			newEnvCommand(e),
 			newIssueCommand(e),
 			newSignCommand(e),
 			newListCommand(e),
