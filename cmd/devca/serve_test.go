@@ -3,9 +3,13 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -368,5 +372,111 @@ func TestServeChromium(t *testing.T) {
 			t.Fatalf("no screenshot at %s: %v", path, err)
 		}
 		t.Logf("screenshot of the listing: %s", path)
+	}
+}
+
+// TestServeBusyAddr: a busy --addr is an error that names a free port, and
+// nothing else happens (no CA is created).
+func TestServeBusyAddr(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	home := filepath.Join(t.TempDir(), "cahome")
+	var stdout, stderr bytes.Buffer
+	getenv := func(k string) string {
+		if k == "DEVCA_HOME" {
+			return home
+		}
+		return ""
+	}
+	code := run([]string{"devca", "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port), t.TempDir()}, strings.NewReader(""), &stdout, &stderr, getenv)
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	if want := fmt.Sprintf("devca: error: port %d is busy on 127.0.0.1\n", port); !strings.HasPrefix(stderr.String(), want) {
+		t.Errorf("stderr = %q, want %q first", stderr.String(), want)
+	}
+	if !strings.Contains(stderr.String(), "devca: hint: stop the program using it, or use --addr 127.0.0.1:") {
+		t.Errorf("no free-port hint: %q", stderr.String())
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout = %q", stdout.String())
+	}
+	if _, err := os.Stat(home); err == nil {
+		t.Errorf("a failed serve created the CA home")
+	}
+}
+
+// TestServeDefaultPortBusy: without --addr a busy 8443 moves to the next
+// free port, and says so.
+func TestServeDefaultPortBusy(t *testing.T) {
+	if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", defaultServePort)); err == nil {
+		defer ln.Close()
+	} // else something already holds it, which is just as busy
+	p := startServe(t, filepath.Join(t.TempDir(), "cahome"), "--quiet", t.TempDir())
+	defer p.stop(t)
+	if p.url == fmt.Sprintf("https://localhost:%d/", defaultServePort) {
+		t.Fatalf("served on the busy port: %s", p.url)
+	}
+	if !strings.Contains(p.stderr.String(), fmt.Sprintf("devca: warning: port %d is busy; using", defaultServePort)) {
+		t.Errorf("no warning about the busy port:\n%s", p.stderr.String())
+	}
+}
+
+// TestServeProxyAndRedirect runs the binary as a TLS proxy in front of a
+// plain-HTTP upstream, with a plain-HTTP redirect listener.
+func TestServeProxyAndRedirect(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "upstream %s proto=%s", r.URL.Path, r.Header.Get("X-Forwarded-Proto"))
+	}))
+	defer upstream.Close()
+	home := filepath.Join(t.TempDir(), "cahome")
+	port, redirectPort := freeLoopbackPort(t), freeLoopbackPort(t)
+	p := startServe(t, home, "--addr", fmt.Sprintf("localhost:%d", port), "--proxy", upstream.URL,
+		"--redirect-http", fmt.Sprintf("127.0.0.1:%d", redirectPort), "--header", "X-Dev: yes")
+	defer p.stop(t)
+
+	rootPEM, err := os.ReadFile(filepath.Join(home, "rootCA.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(rootPEM)
+	client := &http.Client{
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true},
+		Timeout:   10 * time.Second,
+	}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(p.url + "api/users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "upstream /api/users proto=https" || resp.Header.Get("X-Dev") != "yes" || resp.ProtoMajor != 2 {
+		t.Errorf("proxied = %s %q X-Dev %q", resp.Proto, b, resp.Header.Get("X-Dev"))
+	}
+
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 10 * time.Second}
+	resp, err = noFollow.Get(fmt.Sprintf("http://127.0.0.1:%d/page?x=1", redirectPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := fmt.Sprintf("https://127.0.0.1:%d/page?x=1", port); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != want {
+		t.Errorf("redirect = %d %q, want %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+	// Following it lands on the proxied page, trusted.
+	resp, err = client.Get(fmt.Sprintf("http://127.0.0.1:%d/x", redirectPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "upstream /x proto=https" {
+		t.Errorf("after redirect: %q", b)
 	}
 }
