@@ -298,7 +298,7 @@ func loadStoredKey(dir string, meta Meta, sec Secrets) (crypto.Signer, error) {
 		}
 		pass, err := sec.passphrase()
 		if err != nil {
-			return nil, fmt.Errorf("reading root key: %w", err)
+			return nil, fmt.Errorf("reading root key (passphrase storage): %w", err)
 		}
 		if password, err = meta.KDF.derive(pass); err != nil {
 			return nil, err

@@ -79,7 +79,14 @@ func runKeyStorage(c *cli.Context, e *env) error {
 	for _, w := range warnings {
 		e.warnf("%s", w)
 	}
-	fmt.Fprintf(e.stdout, "moved the root key from %s to %s storage\n", from, to)
+	switch {
+	case from == to && to == ca.StorageKeyring:
+		fmt.Fprintf(e.stdout, "re-encrypted the root key under a new keyring secret\n")
+	case from == to:
+		fmt.Fprintf(e.stdout, "changed the root key's passphrase\n")
+	default:
+		fmt.Fprintf(e.stdout, "moved the root key from %s to %s storage\n", from, to)
+	}
 	fmt.Fprintf(e.stdout, "  key  %s\n", keyStorageDescription(auth))
 	if to == ca.StorageFile {
 		e.warnf("the root key is now unencrypted on disk: any program running as you can read it")
@@ -210,6 +217,13 @@ func (e *env) passphrase(prompt, name string) ([]byte, error) {
 		read = e.readTerminalPassword
 	}
 	p, err := read(prompt)
+	if errors.Is(err, errNoTerminal) {
+		hint := "set " + name + ", or run devca in a terminal to type it"
+		if name == envPassphrase {
+			hint = "set " + envPassphrase + " (and " + envNewPassphrase + " when changing it), or run devca in a terminal to type it"
+		}
+		return nil, withHints(fmt.Errorf("%s is not set and stdin is not a terminal to type it", name), hint)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -244,14 +258,16 @@ func (e *env) newPassphrase(changing bool) ([]byte, error) {
 	return p, nil
 }
 
+// errNoTerminal means a secret is needed and there is no terminal to type it.
+var errNoTerminal = errors.New("a secret is needed and stdin is not a terminal to type it")
+
 // readTerminalPassword reads a line from stdin with echo off, prompting on
 // stderr. It refuses when stdin is not a terminal, where the typed secret
 // would be echoed or a script would hang.
 func (e *env) readTerminalPassword(prompt string) ([]byte, error) {
 	f, ok := e.stdin.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return nil, withHints(ca.ErrNoPassphrase,
-			"set "+envPassphrase+" (and "+envNewPassphrase+" when changing it), or run devca in a terminal to type it")
+		return nil, errNoTerminal
 	}
 	fmt.Fprint(e.stderr, prompt)
 	p, err := term.ReadPassword(int(f.Fd()))
