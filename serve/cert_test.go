@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,5 +151,37 @@ func TestSystemTrusts(t *testing.T) {
 	a := newHome(t)
 	if SystemTrusts(a.Cert) {
 		t.Error("a fresh root is trusted by the system")
+	}
+}
+
+func TestRootPage(t *testing.T) {
+	a := newHome(t)
+	h, err := RootPage(a.CertPEM, ca.Fingerprint(a.Cert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := body(t, do(t, h, "GET", "/"))
+	fp := ca.Fingerprint(a.Cert)
+	for _, want := range []string{"iPhone", "Android", "Certificate Trust Settings", `href="/devca-root.crt"`, fp[:23]} {
+		if !strings.Contains(page, want) {
+			t.Errorf("root page lacks %q", want)
+		}
+	}
+	resp := do(t, h, "GET", "/devca-root.crt")
+	der := body(t, resp)
+	if resp.Header.Get("Content-Type") != "application/x-x509-ca-cert" {
+		t.Errorf("crt Content-Type = %q", resp.Header.Get("Content-Type"))
+	}
+	if c, err := x509.ParseCertificate([]byte(der)); err != nil || !c.Equal(a.Cert) {
+		t.Errorf("crt is not the root: %v", err)
+	}
+	if got := body(t, do(t, h, "GET", "/devca-root.pem")); got != string(a.CertPEM) {
+		t.Errorf("pem = %q", got)
+	}
+	if resp := do(t, h, "GET", "/rootCA-key.pem"); resp.StatusCode != 404 {
+		t.Errorf("other paths = %d", resp.StatusCode)
+	}
+	if _, err := RootPage([]byte("junk"), ""); err == nil {
+		t.Error("RootPage accepted junk")
 	}
 }

@@ -480,3 +480,68 @@ func TestServeProxyAndRedirect(t *testing.T) {
 		t.Errorf("after redirect: %q", b)
 	}
 }
+
+// TestServeGracefulShutdown: SIGTERM while a request is in flight lets it
+// finish, then exits 0.
+func TestServeGracefulShutdown(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		time.Sleep(1500 * time.Millisecond)
+		fmt.Fprint(w, "slow answer")
+	}))
+	defer upstream.Close()
+	home := filepath.Join(t.TempDir(), "cahome")
+	port := freeLoopbackPort(t)
+	p := startServe(t, home, "--quiet", "--addr", fmt.Sprintf("localhost:%d", port), "--proxy", upstream.URL)
+
+	rootPEM, _ := os.ReadFile(filepath.Join(home, "rootCA.pem"))
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(rootPEM)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 20 * time.Second}
+	type result struct {
+		body string
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		resp, err := client.Get(p.url + "slow")
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		got <- result{string(b), err}
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the upstream")
+	}
+	p.stop(t) // SIGTERM, and expects exit status 0
+	r := <-got
+	if r.err != nil || r.body != "slow answer" {
+		t.Errorf("in-flight request during shutdown: %q, %v", r.body, r.err)
+	}
+}
+
+func TestServeURLs(t *testing.T) {
+	lan := []net.IP{net.ParseIP("192.168.1.20"), net.ParseIP("fd00::5")}
+	for i, tc := range []struct {
+		o    serveOptions
+		lan  []net.IP
+		want string
+	}{
+		{serveOptions{host: "localhost"}, nil, "https://localhost:8443/"},
+		{serveOptions{host: "127.0.0.1"}, nil, "https://127.0.0.1:8443/"},
+		{serveOptions{host: "::1"}, nil, "https://[::1]:8443/"},
+		{serveOptions{host: "0.0.0.0"}, nil, "https://localhost:8443/"},
+		{serveOptions{host: "localhost", names: []string{"app.localhost", "*.app.localhost", "app.localhost"}}, nil, "https://localhost:8443/ https://app.localhost:8443/"},
+		{serveOptions{host: ""}, lan, "https://localhost:8443/ https://192.168.1.20:8443/ https://[fd00::5]:8443/"},
+	} {
+		if got := strings.Join(serveURLs(&tc.o, 8443, tc.lan), " "); got != tc.want {
+			t.Errorf("Test %d: %q, want %q", i, got, tc.want)
+		}
+	}
+}
