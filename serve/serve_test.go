@@ -1,11 +1,15 @@
 package serve
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -477,4 +481,61 @@ func ExampleNew() {
 	_ = srv // srv.ServeTLS(listener, "", "") with a certificate in TLSConfig
 	fmt.Println(srv.ReadHeaderTimeout)
 	// Output: 10s
+}
+
+func TestServerLimits(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"a.txt": "a"})
+	_, leaf, pool := authority(t)
+	srv := NewServer(newHandler(t, Config{Dir: dir}), TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &leaf, nil }), nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.ServeTLS(ln, "", "")
+	defer srv.Close()
+	addr := ln.Addr().String()
+
+	t.Run("fail/TLS 1.1", func(t *testing.T) {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
+		if err == nil {
+			conn.Close()
+			t.Error("a TLS 1.1 handshake succeeded")
+		}
+	})
+	t.Run("ok/TLS 1.2 and 1.3", func(t *testing.T) {
+		for _, v := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+			conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: v, MaxVersion: v})
+			if err != nil {
+				t.Errorf("TLS %x: %v", v, err)
+				continue
+			}
+			conn.Close()
+		}
+	})
+	t.Run("fail/huge headers", func(t *testing.T) {
+		status, _ := rawGetHeader(t, addr, pool, "X-Big: "+strings.Repeat("a", 2*MaxHeaderBytes))
+		if status != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("status %d, want 431", status)
+		}
+	})
+}
+
+// rawGetHeader sends GET /a.txt with one extra header line over TLS.
+func rawGetHeader(t *testing.T, addr string, pool *x509.CertPool, line string) (int, string) {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool, ServerName: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	go fmt.Fprintf(conn, "GET /a.txt HTTP/1.1\r\nHost: localhost\r\n%s\r\n\r\n", line)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

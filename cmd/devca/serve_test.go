@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/devca/devca/ca"
 )
 
 // requireTool returns the path of an external program the test needs. A
@@ -543,5 +545,45 @@ func TestServeURLs(t *testing.T) {
 		if got := strings.Join(serveURLs(&tc.o, 8443, tc.lan), " "); got != tc.want {
 			t.Errorf("Test %d: %q, want %q", i, got, tc.want)
 		}
+	}
+}
+
+// TestServeCertFile serves a certificate the user already has: no CA is
+// created and the served leaf is that one.
+func TestServeCertFile(t *testing.T) {
+	other := filepath.Join(t.TempDir(), "othercahome")
+	cons, _ := ca.DefaultConstraints(nil)
+	auth, err := ca.Create(other, ca.CreateOptions{Constraints: cons})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _, _ := ca.ParseNames([]string{"localhost", "127.0.0.1"})
+	leaf, err := auth.Issue(ca.LeafRequest{Names: names})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile := filepath.Join(dir, "mine.pem"), filepath.Join(dir, "mine-key.pem")
+	os.WriteFile(certFile, leaf.CertPEM, 0o644)
+	os.WriteFile(keyFile, leaf.KeyPEM, 0o600)
+
+	home := filepath.Join(t.TempDir(), "cahome")
+	port := freeLoopbackPort(t)
+	p := startServe(t, home, "--quiet", "--addr", fmt.Sprintf("localhost:%d", port), "--cert-file", certFile, "--key-file", keyFile, dir)
+	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := conn.ConnectionState().PeerCertificates[0]
+	conn.Close()
+	p.stop(t)
+	if !served.Equal(leaf.Cert) {
+		t.Errorf("served %v, want the --cert-file certificate", served.Subject)
+	}
+	if _, err := os.Stat(home); err == nil {
+		t.Errorf("--cert-file created a CA home")
+	}
+	if !strings.Contains(p.stderr.String(), "does not trust the certificate in the --cert-file") {
+		t.Errorf("no trust warning:\n%s", p.stderr.String())
 	}
 }
