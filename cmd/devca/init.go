@@ -22,11 +22,16 @@ func newInitCommand(e *env) *cli.Command {
 		UsageText: "devca init                         create the CA and install it into the trust stores\n" +
 			"devca init --no-trust              create the CA only\n" +
 			"devca init --permit dev.corp.example --permit 100.64.0.0/10\n" +
-			"devca init --new --yes             replace the CA with a new one",
+			"devca init --new --yes             replace the CA with a new one\n" +
+			"devca init --key-storage passphrase   encrypt the root key with a passphrase\n" +
+			"devca init --from-mkcert           adopt mkcert's root (from 'mkcert -CAROOT'), or --from-mkcert DIR\n" +
+			"devca init --import team-ca.p12    adopt a root written by 'devca export --p12'",
 		Description: "init creates a root CA in the CA home (see 'devca home') unless one is there already,\n" +
 			"then installs it into the trust stores. Run again, it never replaces the CA: it reports\n" +
 			"the existing one. By default the root may only certify development names (localhost,\n" +
-			".test, .example, .invalid, .local, .internal, .home.arpa and private IP ranges).",
+			".test, .example, .invalid, .local, .internal, .home.arpa and private IP ranges).\n\n" +
+			"The root key is kept encrypted with a secret in the OS keyring when one answers, else in\n" +
+			"a plain file (mode 0600) with a warning; 'devca key-storage --to' moves it later.",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "no-trust", Usage: "create the CA but do not touch any trust store"},
 			&cli.StringFlag{Name: "key-type", Value: string(ca.DefaultKeyType), Usage: "root key type: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072 or rsa-4096"},
