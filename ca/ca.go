@@ -297,7 +297,7 @@ func (a *Authority) loadKey() (crypto.Signer, error) {
 		return nil, err
 	}
 	if !publicKeysEqual(key.Public(), a.Cert.PublicKey) {
-		return nil, fmt.Errorf("reading root key: the key in %q does not belong to the root certificate in %q, so devca will not sign with it", filepath.Join(a.Dir, a.Meta.keyFiles()[0]), filepath.Join(a.Dir, RootCertFile))
+		return nil, fmt.Errorf("reading root key: the key in %q does not belong to the root certificate in %q, so devca will not sign with it", filepath.Join(a.Dir, strings.Join(a.Meta.keyFiles(), ", ")), filepath.Join(a.Dir, RootCertFile))
 	}
 	return key, nil
 }

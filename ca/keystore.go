@@ -129,11 +129,19 @@ func (m Meta) keyFiles() []string {
 	case StorageFile:
 		return []string{RootKeyFile}
 	case StorageKeyring, StoragePassphrase:
-		if m.KeyFile != "" {
+		if validKeyFileName(m.KeyFile) {
 			return []string{m.KeyFile}
 		}
 	}
 	return nil
+}
+
+// validKeyFileName reports whether name is one devca gives encrypted keys:
+// a plain name in the home, so that an edited ca.json cannot point devca at
+// (or make it delete) a file elsewhere.
+func validKeyFileName(name string) bool {
+	return strings.HasPrefix(name, "rootCA-key.") && strings.HasSuffix(name, ".p12") &&
+		name == filepath.Base(name) && !strings.ContainsAny(name, `/\:`)
 }
 
 // KeyFiles returns the names of the files in the CA home that hold the root
@@ -266,7 +274,7 @@ func loadStoredKey(dir string, meta Meta, sec Secrets) (crypto.Signer, error) {
 	default:
 		return nil, fmt.Errorf("unknown key storage %q in %q", meta.KeyStorage, filepath.Join(dir, MetaFile))
 	}
-	if meta.KeyFile == "" || meta.KeyFile != filepath.Base(meta.KeyFile) {
+	if !validKeyFileName(meta.KeyFile) {
 		return nil, fmt.Errorf("reading root key: %q names no valid key file (%q)", filepath.Join(dir, MetaFile), meta.KeyFile)
 	}
 	path := filepath.Join(dir, meta.KeyFile)

@@ -394,3 +394,18 @@ func TestKDFParamsBounds(t *testing.T) {
 		}
 	}
 }
+
+func TestKeyFileNameFromMetaIsConfined(t *testing.T) {
+	for _, name := range []string{"", "../rootCA-key.x.p12", "rootCA-key.x.p12/../../etc", "ca.json", "rootCA.pem", `rootCA-key.a\b.p12`, "/tmp/rootCA-key.x.p12"} {
+		m := Meta{KeyStorage: StorageKeyring, KeyFile: name}
+		if files := m.keyFiles(); len(files) != 0 {
+			t.Errorf("fail/%q: keyFiles = %v", name, files)
+		}
+		if _, err := loadStoredKey(t.TempDir(), m, Secrets{Keyring: newMemKeyring()}); err == nil || !strings.Contains(err.Error(), "names no valid key file") {
+			t.Errorf("fail/%q: loadStoredKey: %v", name, err)
+		}
+	}
+	if files := (Meta{KeyStorage: StoragePassphrase, KeyFile: "rootCA-key.0123456789abcdef.p12"}).keyFiles(); len(files) != 1 {
+		t.Errorf("ok: keyFiles = %v", files)
+	}
+}
