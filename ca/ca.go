@@ -9,6 +9,17 @@
 // could change or read. The root certificate is written last, so a home is
 // either without a CA or holds a complete one, whatever interrupts [Create].
 //
+// # Key storage
+//
+// The root key is kept in one of three [KeyStorage] kinds: [StorageKeyring]
+// (a PKCS#12 file encrypted with a random secret held in the operating
+// system's [Keyring]), [StoragePassphrase] (the same file, its password derived
+// from a passphrase with scrypt) or [StorageFile] (plain PKCS#8 PEM, mode
+// 0600). [Secrets] supplies the keyring and the passphrase; [Authority.MoveKey]
+// moves a key between storages without changing the root, and [Import]
+// adopts a root made elsewhere, such as mkcert's ([ReadMkcertCA]) or one
+// written by [Authority.ExportP12].
+//
 // # Name constraints
 //
 // By default a root carries a critical name constraints extension that
