@@ -627,3 +627,54 @@ func canonical(t *testing.T, dir string) string {
 }
 
 func quoted(s string) string { return `"` + s + `"` }
+
+// TestPassphrasePrompt runs devca in-process with a scripted prompt in place
+// of the terminal: a new passphrase is asked twice, and a mismatch changes
+// nothing.
+func TestPassphrasePrompt(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "cahome")
+	vars := map[string]string{"DEVCA_HOME": home, "USER": "tester"}
+	runWith := func(answers []string, args ...string) (string, int) {
+		var stdout, stderr bytes.Buffer
+		e := &env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr,
+			getenv: func(k string) string { return vars[k] }, args: append([]string{"devca"}, args...),
+			hostname: func() (string, error) { return "box", nil }}
+		e.readPassword = func(prompt string) ([]byte, error) {
+			if len(answers) == 0 {
+				t.Fatalf("unexpected prompt %q", prompt)
+			}
+			a := answers[0]
+			answers = answers[1:]
+			return []byte(a), nil
+		}
+		code := e.exit(newApp(e).Run(e.args))
+		if len(answers) != 0 {
+			t.Errorf("%v: %d answers left unasked", args, len(answers))
+		}
+		return stderr.String(), code
+	}
+	stderr, code := runWith([]string{"first", "second"}, "init", "--no-trust", "--key-storage", "passphrase")
+	if code != exitFailure || !strings.Contains(stderr, "the two passphrases differ; nothing was changed") {
+		t.Fatalf("mismatch: exit %d\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(home, ca.RootCertFile)); err == nil {
+		t.Fatal("a mismatched passphrase created a CA")
+	}
+	if stderr, code = runWith([]string{"same", "same"}, "init", "--no-trust", "--key-storage", "passphrase"); code != 0 {
+		t.Fatalf("init: exit %d\n%s", code, stderr)
+	}
+	work := t.TempDir()
+	if stderr, code = runWith([]string{"same"}, "issue", "--cert-file", filepath.Join(work, "a.pem"), "--key-file", filepath.Join(work, "a-key.pem"), "a.test"); code != 0 {
+		t.Fatalf("issue: exit %d\n%s", code, stderr)
+	}
+	if stderr, code = runWith([]string{"nope"}, "issue", "--cert-file", filepath.Join(work, "b.pem"), "--key-file", filepath.Join(work, "b-key.pem"), "b.test"); code != exitFailure || !strings.Contains(stderr, "wrong passphrase") {
+		t.Fatalf("issue with a wrong passphrase: exit %d\n%s", code, stderr)
+	}
+	// Changing it asks for the current one, then the new one twice.
+	if stderr, code = runWith([]string{"same", "newer", "newer"}, "key-storage", "--to", "passphrase"); code != 0 {
+		t.Fatalf("key-storage: exit %d\n%s", code, stderr)
+	}
+	if stderr, code = runWith([]string{"newer"}, "issue", "--cert-file", filepath.Join(work, "c.pem"), "--key-file", filepath.Join(work, "c-key.pem"), "c.test"); code != 0 {
+		t.Fatalf("issue with the new passphrase: exit %d\n%s", code, stderr)
+	}
+}
