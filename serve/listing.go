@@ -127,7 +127,7 @@ func (h *Handler) readListing(real string) ([]Entry, error) {
 		var fi fs.FileInfo
 		if de.Type()&fs.ModeSymlink != 0 {
 			e.IsSymlink = true
-			target, err := resolve(h.root, rel, h.cfg.Dotfiles)
+			target, err := resolve(h.dir, rel, h.cfg.Dotfiles)
 			if err != nil {
 				continue
 			}

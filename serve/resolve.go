@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"syscall"
 )
@@ -21,6 +22,9 @@ var (
 	errHidden = errors.New("hidden path")
 	// errEscapes is a symbolic link that leads out of the root.
 	errEscapes = errors.New("path escapes the root")
+	// errSlowPath says the fast opener could not decide; the caller takes
+	// the careful path.
+	errSlowPath = errors.New("take the careful path")
 )
 
 // maxSymlinks bounds how many symbolic links one lookup follows, like the
@@ -111,8 +115,11 @@ func containsFold(s, sub string) bool {
 // Confinement itself is os.Root's job: every open goes through it, and it
 // refuses escaping links even if one appears after this check. resolve only
 // adds the dotfile rule and reports the resolved name, so that precompressed
-// siblings and clean URLs are looked up next to the real file.
-func resolve(root *os.Root, name string, dotfiles bool) (string, error) {
+// siblings and clean URLs are looked up next to the real file. That is why it
+// may look at dir, the served folder's absolute path, with plain lstat calls:
+// one system call per path component, where os.Root.Lstat would walk from
+// the root again for each prefix.
+func resolve(dir, name string, dotfiles bool) (string, error) {
 	if name == "." {
 		return ".", nil
 	}
@@ -136,7 +143,7 @@ func resolve(root *os.Root, name string, dotfiles bool) (string, error) {
 			return "", errHidden
 		}
 		cur := strings.Join(append(done, seg), "/")
-		fi, err := root.Lstat(cur)
+		fi, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(cur)))
 		if err != nil {
 			return "", err
 		}
@@ -148,7 +155,7 @@ func resolve(root *os.Root, name string, dotfiles bool) (string, error) {
 		if links > maxSymlinks {
 			return "", errEscapes
 		}
-		target, err := root.Readlink(cur)
+		target, err := os.Readlink(filepath.Join(dir, filepath.FromSlash(cur)))
 		if err != nil {
 			return "", err
 		}
@@ -162,6 +169,28 @@ func resolve(root *os.Root, name string, dotfiles bool) (string, error) {
 		return ".", nil
 	}
 	return strings.Join(done, "/"), nil
+}
+
+// open opens name, a result of cleanPath, and returns the file with its
+// real name: the same name when the fast opener could open it (no links on
+// the way), else resolve's answer opened through os.Root.
+func (h *Handler) open(name string) (*os.File, string, error) {
+	f, err := h.fast.open(name)
+	if err == nil {
+		return f, name, nil
+	}
+	if !errors.Is(err, errSlowPath) {
+		return nil, "", err
+	}
+	real, err := resolve(h.dir, name, h.cfg.Dotfiles)
+	if err != nil {
+		return nil, "", err
+	}
+	f, err = h.root.Open(real)
+	if err != nil {
+		return nil, "", err
+	}
+	return f, real, nil
 }
 
 // statusOf maps a lookup or open error to the status the client sees. Like

@@ -3,6 +3,7 @@ package serve
 import (
 	"bufio"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -267,7 +268,7 @@ func FuzzServePath(f *testing.F) {
 					t.Fatalf("cleanPath(%q) = %q, holds %q", u.Path, name, seg)
 				}
 			}
-			if real, err := resolve(h.root, name, false); err == nil {
+			if real, err := resolve(h.dir, name, false); err == nil {
 				if !fs.ValidPath(real) || strings.HasPrefix(real, ".") && real != "." {
 					t.Fatalf("resolve(%q) = %q", name, real)
 				}
@@ -283,4 +284,38 @@ func FuzzServePath(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestOpen checks that the fast opener (openat2 on Linux) and the careful
+// path agree: names without links open as themselves, links are resolved
+// and checked, and nothing else gets through.
+func TestOpen(t *testing.T) {
+	site := attackTree(t)
+	h := newHandler(t, Config{Dir: site})
+	for i, tc := range []struct {
+		name, real string
+		err        error
+	}{
+		{name: "ok.txt", real: "ok.txt"},
+		{name: "sub/page.txt", real: "sub/page.txt"},
+		{name: ".", real: "."},
+		{name: "link-ok", real: "ok.txt"},
+		{name: "sub/up-ok", real: "ok.txt"},
+		{name: "missing", err: fs.ErrNotExist},
+		{name: "ok.txt/x", err: fs.ErrNotExist},
+		{name: "link-dot", err: errHidden},
+		{name: "sub/chain", err: errHidden},
+		{name: "link-out", err: errEscapes},
+		{name: "dir-out/secret.txt", err: errEscapes},
+		{name: "abs-link", err: errEscapes},
+		{name: "sub/loop", err: errEscapes},
+	} {
+		f, real, err := h.open(tc.name)
+		if f != nil {
+			f.Close()
+		}
+		if real != tc.real || (tc.err == nil) != (err == nil) || (tc.err != nil && !errors.Is(err, tc.err)) {
+			t.Errorf("Test %d: open(%q) = %q, %v; want %q, %v", i, tc.name, real, err, tc.real, tc.err)
+		}
+	}
 }

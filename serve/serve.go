@@ -41,6 +41,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -87,6 +88,8 @@ type Config struct {
 type Handler struct {
 	cfg      Config
 	root     *os.Root
+	dir      string // absolute path of cfg.Dir, for resolve
+	fast     *fastOpener
 	headers  http.Header
 	proxy    http.Handler
 	live     *liveReload
@@ -123,9 +126,13 @@ func New(cfg Config) (*Handler, error) {
 		if !fi.IsDir() {
 			return nil, fmt.Errorf("opening folder to serve: %q is not a folder", cfg.Dir)
 		}
-		if h.root, err = os.OpenRoot(cfg.Dir); err != nil {
+		if h.dir, err = filepath.Abs(cfg.Dir); err != nil {
 			return nil, fmt.Errorf("opening folder to serve: %w", err)
 		}
+		if h.root, err = os.OpenRoot(h.dir); err != nil {
+			return nil, fmt.Errorf("opening folder to serve: %w", err)
+		}
+		h.fast = newFastOpener(h.dir)
 	}
 	if cfg.Proxy != nil {
 		p, err := newProxy(cfg.Proxy, h.errorLog)
@@ -152,6 +159,7 @@ func (h *Handler) Close() error {
 	if h.live != nil {
 		h.live.close()
 	}
+	h.fast.close()
 	if h.root != nil {
 		return h.root.Close()
 	}
