@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -16,9 +18,15 @@ import (
 )
 
 // testOnlySysRoot, when set, prefixes every system path the trust stores
-// read or write, so that scripts exercise install and uninstall inside
-// their work folder. Only tests set it.
-var testOnlySysRoot string
+// read or write; testOnlyEuid, when not -1, replaces the effective user id;
+// testOnlyHiddenTools are programs the trust stores must not find. With
+// them, scripts exercise install, uninstall, sudo handling and missing
+// tools inside their work folder. Only tests set them.
+var (
+	testOnlySysRoot     string
+	testOnlyEuid        = -1
+	testOnlyHiddenTools []string
+)
 
 func newInstallCommand(e *env) *cli.Command {
 	return &cli.Command{
@@ -59,14 +67,30 @@ func selectedStores(c *cli.Context, e *env) ([]string, error) {
 // trustEnv returns the trust environment of this process. Commands that
 // need root run through sudo, and the user is told why first.
 func (e *env) trustEnv() (trust.Env, error) {
-	runner := &trust.ExecRunner{Euid: os.Geteuid(), BeforeSudo: func(c trust.Cmd) {
-		e.notef("running %s with sudo to %s", c.Name, c.Why)
+	euid := os.Geteuid()
+	if testOnlyEuid >= 0 {
+		euid = testOnlyEuid
+	}
+	lookPath := func(name string) (string, error) {
+		if slices.Contains(testOnlyHiddenTools, name) {
+			return "", fmt.Errorf("exec: %q: %w", name, exec.ErrNotFound)
+		}
+		return exec.LookPath(name)
+	}
+	// Say why once per step, not once per command of the step.
+	lastWhy := ""
+	runner := &trust.ExecRunner{Euid: euid, LookPath: lookPath, BeforeSudo: func(c trust.Cmd) {
+		if c.Why != lastWhy {
+			e.notef("using sudo to %s", c.Why)
+			lastWhy = c.Why
+		}
 	}}
 	env, err := trust.DefaultEnv(e.getenv, runner)
 	if err != nil {
 		return trust.Env{}, fmt.Errorf("preparing the trust stores: %w", err)
 	}
 	env.Root = testOnlySysRoot
+	env.LookPath = lookPath
 	return env, nil
 }
 
