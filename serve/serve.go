@@ -52,6 +52,11 @@ import (
 // dot-paths are hidden by default.
 const EventsPath = "/.devca/events"
 
+var (
+	noCache = []string{"no-cache"}
+	nosniff = []string{"nosniff"}
+)
+
 // Config says what a Handler serves and how.
 type Config struct {
 	// Dir is the folder to serve. Empty means no files: every request goes
@@ -168,18 +173,18 @@ func (h *Handler) Close() error {
 
 // ServeHTTP answers one request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := h.cfg.Now()
-	rec := &recorder{ResponseWriter: w, status: 0}
-	defer func() {
-		if h.cfg.AccessLog != nil {
-			h.logRequest(r, rec, h.cfg.Now().Sub(start))
-		}
-	}()
-	w = rec
+	if h.cfg.AccessLog != nil {
+		start := h.cfg.Now()
+		rec := &recorder{ResponseWriter: w}
+		defer func() { h.logRequest(r, rec, h.cfg.Now().Sub(start)) }()
+		w = rec
+	}
 
+	// Direct map writes with shared, never-modified values: these two
+	// headers go on every response, so they should cost no allocation.
 	hdr := w.Header()
-	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr["Cache-Control"] = noCache
+	hdr["X-Content-Type-Options"] = nosniff
 	if h.cfg.CORS {
 		hdr.Set("Access-Control-Allow-Origin", "*")
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
