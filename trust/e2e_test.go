@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/devca/devca/ca"
+	"github.com/devca/devca/trust/internal/systest"
 )
 
 // The end-to-end test installs a devca root into this machine's real
@@ -41,9 +42,7 @@ var trustOverrideVars = []string{
 
 func e2eEnabled(t *testing.T) {
 	t.Helper()
-	if os.Getenv("DEVCA_E2E_SYSTEM") != "1" && os.Getenv("CI") != "true" {
-		t.Skip("changes the real system trust store; set DEVCA_E2E_SYSTEM=1 (or CI=true) to run")
-	}
+	systest.Enabled(t)
 	if os.Geteuid() != 0 {
 		if _, err := exec.LookPath("sudo"); err != nil {
 			e2eMissing(t, "root or sudo (the system store needs it)")
@@ -51,14 +50,9 @@ func e2eEnabled(t *testing.T) {
 	}
 }
 
-// e2eMissing skips locally but fails under CI, where .ci/run installs every
-// tool: a skipped check there would pass silently.
 func e2eMissing(t *testing.T, what string) {
 	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is required under CI=true", what)
-	}
-	t.Skipf("%s not available", what)
+	systest.Missing(t, what)
 }
 
 func e2eTool(t *testing.T, name string) string {
@@ -160,6 +154,7 @@ func TestE2ESystemStores(t *testing.T) {
 	if detectDistro(Env{}) == nil || detectDistro(Env{}).name != "Debian/Ubuntu" {
 		e2eMissing(t, "a Debian or Ubuntu system store")
 	}
+	systest.Lock(t)
 	ctx := context.Background()
 	base := t.TempDir()
 	home := filepath.Join(base, "home")

@@ -72,7 +72,7 @@ func (e *env) trustEnv() (trust.Env, error) {
 		euid = testOnlyEuid
 	}
 	lookPath := func(name string) (string, error) {
-		if slices.Contains(testOnlyHiddenTools, name) {
+		if slices.Contains(testOnlyHiddenTools, filepath.Base(name)) {
 			return "", fmt.Errorf("exec: %q: %w", name, exec.ErrNotFound)
 		}
 		return exec.LookPath(name)
@@ -85,7 +85,16 @@ func (e *env) trustEnv() (trust.Env, error) {
 			lastWhy = c.Why
 		}
 	}}
-	env, err := trust.DefaultEnv(e.getenv, runner)
+	getenv := e.getenv
+	if slices.Contains(testOnlyHiddenTools, "java") {
+		getenv = func(k string) string {
+			if k == "JAVA_HOME" {
+				return ""
+			}
+			return e.getenv(k)
+		}
+	}
+	env, err := trust.DefaultEnv(getenv, runner)
 	if err != nil {
 		return trust.Env{}, fmt.Errorf("preparing the trust stores: %w", err)
 	}
