@@ -216,14 +216,6 @@ func runServe(c *cli.Context, e *env) error {
 		}
 		servers = append(servers, rs)
 	}
-	if o.lan && auth != nil {
-		rs, err := startRootPage(e, auth, port, lanIPs, errc)
-		if err != nil {
-			e.warnf("not serving the root for phones: %v", err)
-		} else {
-			servers = append(servers, rs)
-		}
-	}
 
 	urls := serveURLs(o, port, lanIPs)
 	what := "serving " + dir
@@ -236,6 +228,14 @@ func runServe(c *cli.Context, e *env) error {
 	e.notef("%s", what)
 	for _, u := range urls {
 		fmt.Fprintln(e.stdout, u)
+	}
+	if o.lan && auth != nil {
+		rs, err := startRootPage(e, auth, port, lanIPs, errc)
+		if err != nil {
+			e.warnf("not serving the root for phones: %v", err)
+		} else {
+			servers = append(servers, rs)
+		}
 	}
 	reportTrust(e, cert, auth)
 	if o.open {
