@@ -111,6 +111,13 @@ func (s *javaStore) list(ctx context.Context, keytool, path string) (map[string]
 	if err != nil {
 		return nil, err
 	}
+	return parseKeytoolList(out), nil
+}
+
+// parseKeytoolList reads the output of keytool -list -rfc: an "Alias name:"
+// line, then other fields, then the certificate in PEM. Aliases are
+// lowercased, as keytool compares them case-insensitively.
+func parseKeytoolList(out []byte) map[string][]byte {
 	certs := map[string][]byte{}
 	alias := ""
 	rest := out
@@ -121,19 +128,19 @@ func (s *javaStore) list(ctx context.Context, keytool, path string) (map[string]
 		}
 		if strings.HasPrefix(line, "-----BEGIN CERTIFICATE-----") {
 			b, after := pem.Decode(rest)
-			if b != nil && alias != "" {
-				certs[alias] = b.Bytes
-				alias = ""
-			}
 			if b == nil {
 				break
+			}
+			if alias != "" {
+				certs[alias] = b.Bytes
+				alias = ""
 			}
 			rest = after
 			continue
 		}
 		rest = []byte(tail)
 	}
-	return certs, nil
+	return certs
 }
 
 func (s *javaStore) Check(ctx context.Context, root *Root) ([]Location, error) {

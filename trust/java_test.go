@@ -134,3 +134,20 @@ func TestJavaStore(t *testing.T) {
 		}
 	})
 }
+
+// FuzzParseKeytoolList checks that no keytool output makes the parser panic
+// or loop, and that every certificate it returns has an alias.
+func FuzzParseKeytoolList(f *testing.F) {
+	pemText := string(certPEM(newTestCert(f, "Seed Root")))
+	f.Add([]byte("Keystore type: JKS\n\nAlias name: a\nEntry type: trustedCertEntry\n\n" + pemText + "\n*****\n"))
+	f.Add([]byte("Alias name: b\n-----BEGIN CERTIFICATE-----\nnot base64\n"))
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\n" + pemText))
+	f.Add([]byte("Alias name: \n\n"))
+	f.Fuzz(func(t *testing.T, out []byte) {
+		for alias := range parseKeytoolList(out) {
+			if alias == "" {
+				t.Errorf("empty alias from %q", out)
+			}
+		}
+	})
+}
