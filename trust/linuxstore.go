@@ -24,8 +24,9 @@ type distro struct {
 	// bundle is the generated PEM bundle OpenSSL, curl and Go read; it
 	// holds the root exactly when the store trusts it.
 	bundle string
-	// nssPackage and install say how to get certutil on this distro.
-	nssPackage, install string
+	// install is the package manager command; caPackage provides the
+	// refresh command and nssPackage certutil.
+	install, caPackage, nssPackage string
 	// debianHooks marks Debian's update-ca-certificates, which leaves
 	// links and hook copies behind on removal (see debianLinks).
 	debianHooks bool
@@ -40,31 +41,31 @@ var distros = []distro{
 		name: "Fedora/RHEL", ids: []string{"fedora", "rhel", "centos", "rocky", "almalinux", "amzn", "ol"},
 		anchors: "/etc/pki/ca-trust/source/anchors", refresh: []string{"update-ca-trust", "extract"},
 		bundle:     "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-		nssPackage: "nss-tools", install: "dnf install",
+		nssPackage: "nss-tools", install: "dnf install", caPackage: "ca-certificates",
 	},
 	{
 		name: "Debian/Ubuntu", ids: []string{"debian", "ubuntu", "linuxmint", "pop", "raspbian"},
 		anchors: "/usr/local/share/ca-certificates", refresh: []string{"update-ca-certificates"},
 		bundle:     "/etc/ssl/certs/ca-certificates.crt",
-		nssPackage: "libnss3-tools", install: "apt install", debianHooks: true,
+		nssPackage: "libnss3-tools", install: "apt install", caPackage: "ca-certificates", debianHooks: true,
 	},
 	{
 		name: "Alpine", ids: []string{"alpine"},
 		anchors: "/usr/local/share/ca-certificates", refresh: []string{"update-ca-certificates"},
 		bundle:     "/etc/ssl/certs/ca-certificates.crt",
-		nssPackage: "nss-tools", install: "apk add",
+		nssPackage: "nss-tools", install: "apk add", caPackage: "ca-certificates",
 	},
 	{
 		name: "Arch", ids: []string{"arch", "manjaro", "endeavouros"},
 		anchors: "/etc/ca-certificates/trust-source/anchors", refresh: []string{"trust", "extract-compat"},
 		bundle:     "/etc/ca-certificates/extracted/tls-ca-bundle.pem",
-		nssPackage: "nss", install: "pacman -S",
+		nssPackage: "nss", install: "pacman -S", caPackage: "p11-kit",
 	},
 	{
 		name: "openSUSE", ids: []string{"opensuse", "suse", "sles", "opensuse-leap", "opensuse-tumbleweed"},
 		anchors: "/usr/share/pki/trust/anchors", refresh: []string{"update-ca-certificates"},
 		bundle:     "/var/lib/ca-certificates/ca-bundle.pem",
-		nssPackage: "mozilla-nss-tools", install: "zypper install",
+		nssPackage: "mozilla-nss-tools", install: "zypper install", caPackage: "ca-certificates",
 	},
 }
 
@@ -157,6 +158,9 @@ func (s *linuxStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
 	if inFile && inBundle {
 		entry.Changed = false
 		return []Entry{entry}, nil
+	}
+	if !s.env.hasTool(s.distro.refresh[0]) {
+		return nil, &ToolMissingError{Tool: s.distro.refresh[0], Hint: fmt.Sprintf("install it with '%s %s'", s.distro.install, s.distro.caPackage)}
 	}
 	const why = "add the devca root to the system trust store"
 	cmds := []Cmd{

@@ -118,6 +118,20 @@ func TestLinuxSystemStore(t *testing.T) {
 		}
 	})
 
+	t.Run("fail/refresh-tool-missing", func(t *testing.T) {
+		tb := newTestbed(t, "linux")
+		setupDistro(tb, "ID=arch\n", distroByName(t, "Arch"))
+		delete(tb.tools, "trust")
+		_, err := InstallAll(context.Background(), tb.env, tb.cert, tb.rootFile, tb.cahome, []string{StoreSystem})
+		var tm *ToolMissingError
+		if !errors.As(err, &tm) || tm.Tool != "trust" || tm.Hint != "install it with 'pacman -S p11-kit'" {
+			t.Fatalf("got %v (%+v), want trust missing with the p11-kit hint", err, tm)
+		}
+		if len(tb.runner.log) != 0 {
+			t.Errorf("commands ran: %q", tb.runner.log)
+		}
+	})
+
 	t.Run("fail/refresh-fails", func(t *testing.T) {
 		tb := newTestbed(t, "linux")
 		setupDistro(tb, "ID=debian\n", distroByName(t, "Debian/Ubuntu"))

@@ -127,6 +127,9 @@ func installTrust(c *cli.Context, e *env, auth *ca.Authority) error {
 	if err != nil {
 		return withHints(err, "install "+filepath.Join(auth.Dir, ca.RootCertFile)+" into your trust stores by hand")
 	}
+	if u := e.getenv("SUDO_USER"); u != "" && u != "root" && os.Geteuid() == 0 {
+		e.warnf("running under sudo: the NSS databases in %q are changed, not those of %s; run devca as %s, it uses sudo itself where needed", tenv.Home, u, u)
+	}
 	results, err := trust.InstallAll(context.Background(), tenv, auth.Cert, filepath.Join(auth.Dir, ca.RootCertFile), auth.Dir, stores)
 	printResults(e, results, func(r trust.Result) string {
 		switch {
