@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/skip2/go-qrcode"
 	"github.com/urfave/cli/v2"
 
 	"github.com/devca/devca/ca"
@@ -550,7 +551,25 @@ func startRootPage(e *env, auth *ca.Authority, httpsPort int, lanIPs []net.IP, e
 		e.notef("  http://%s/", net.JoinHostPort(ip.String(), strconv.Itoa(port)))
 	}
 	e.notef("  root fingerprint SHA256 %s", ca.Fingerprint(auth.Cert))
+	if f, ok := e.stderr.(*os.File); ok && isTerminal(f) && len(lanIPs) > 0 {
+		// A phone's camera opens the page; only on a terminal, so logs and
+		// pipes stay plain text.
+		if qr, err := qrLines("http://" + net.JoinHostPort(lanIPs[0].String(), strconv.Itoa(port)) + "/"); err == nil {
+			fmt.Fprint(e.stderr, qr)
+		}
+	}
 	return srv, nil
+}
+
+// qrLines draws a QR code of text with Unicode half blocks, two modules per
+// character cell, dark on a light terminal background or light on a dark one
+// alike (the quiet zone is drawn too, so scanners find the edges).
+func qrLines(text string) (string, error) {
+	q, err := qrcode.New(text, qrcode.Medium)
+	if err != nil {
+		return "", err
+	}
+	return q.ToSmallString(false), nil
 }
 
 // openBrowser starts the system's URL opener without waiting for it.

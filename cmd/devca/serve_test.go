@@ -587,3 +587,23 @@ func TestServeCertFile(t *testing.T) {
 		t.Errorf("no trust warning:\n%s", p.stderr.String())
 	}
 }
+
+func TestQRLines(t *testing.T) {
+	qr, err := qrLines("http://192.168.1.20:8444/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(qr, "\n"), "\n")
+	width := len([]rune(lines[0]))
+	if len(lines) < 10 || width < 21 {
+		t.Fatalf("QR code is %d x %d cells", width, len(lines))
+	}
+	for i, l := range lines {
+		if n := len([]rune(l)); n != width {
+			t.Errorf("line %d is %d cells wide, want %d", i, n, width)
+		}
+		if strings.Trim(l, " █▀▄") != "" {
+			t.Errorf("line %d has other characters: %q", i, l)
+		}
+	}
+}
