@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +50,8 @@ func TestProxy(t *testing.T) {
 	up := upstream(t)
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{"static.txt": "from disk", "app/index.html": "app index"})
-	srv, client := startTLS(t, newHandler(t, Config{Dir: dir, Proxy: up}))
+	var log syncBuffer
+	srv, client := startTLS(t, newHandler(t, Config{Dir: dir, Proxy: up, AccessLog: &log}))
 	base := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
 
 	get := func(method, path string) (int, string) {
@@ -104,6 +106,33 @@ func TestProxy(t *testing.T) {
 			t.Errorf("reply = %q", reply)
 		}
 	}
+	ws.Close()
+	// The access log wraps the response writer; upgrades still reach the
+	// connection through it, and every request got a line.
+	time.Sleep(100 * time.Millisecond)
+	for _, want := range []string{" GET /static.txt 200 ", " POST /static.txt 200 ", " GET /echo 101 "} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("access log lacks %q:\n%s", want, log.String())
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestProxyOnly(t *testing.T) {

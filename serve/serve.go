@@ -33,11 +33,13 @@
 package serve
 
 import (
+	"bufio"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -302,6 +304,17 @@ func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
 
 // Unwrap lets http.ResponseController reach Flush, Hijack and deadlines.
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Hijack hands the connection over (WebSocket upgrades through the proxy)
+// and logs the request as 101 Switching Protocols, which the proxy writes
+// on the connection itself.
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(r.ResponseWriter).Hijack()
+	if err == nil && r.status == 0 {
+		r.status = http.StatusSwitchingProtocols
+	}
+	return conn, brw, err
+}
 
 // Flush is needed by httputil.ReverseProxy, which flushes through an
 // http.Flusher assertion rather than a ResponseController.
