@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -346,7 +347,12 @@ type testbed struct {
 
 func newTestbed(t testing.TB, goos string) *testbed {
 	t.Helper()
-	base := t.TempDir()
+	// Resolved, so that paths read back through symbolic links (macOS's
+	// /var is /private/var) still match the placeholders.
+	base, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	tb := &testbed{t: t, base: base, root: filepath.Join(base, "root"), home: filepath.Join(base, "home"),
 		cahome: filepath.Join(base, "cahome"), tmp: filepath.Join(base, "tmp"),
 		vars: map[string]string{}, tools: map[string]bool{}, toolPaths: map[string]string{}, unwritable: map[string]bool{}}
@@ -467,6 +473,11 @@ func (tb *testbed) report(title string, results []Result, err error) string {
 // -update.
 func checkGolden(t testing.TB, name, got string) {
 	t.Helper()
+	if runtime.GOOS == "windows" {
+		// The golden files hold Unix paths and POSIX shell quoting.
+		t.Log("golden comparison skipped on Windows")
+		return
+	}
 	path := filepath.Join("testdata", strings.NewReplacer("/", "_", " ", "_").Replace(name)+".golden")
 	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
