@@ -63,7 +63,14 @@ func (h *Handler) cleanURL(name string) (string, bool) {
 	if name == "." || path.Ext(name) != "" {
 		return "", false
 	}
-	real, err := resolve(h.dir, name+".html", h.cfg.Dotfiles)
+	return h.regularFile(name + ".html")
+}
+
+// regularFile resolves name, a clean name devca chose (index.html, 404.html,
+// a clean URL's page), with the same link and dotfile rules as a request
+// path, and reports whether it is a regular file.
+func (h *Handler) regularFile(name string) (string, bool) {
+	real, err := resolve(h.dir, name, h.cfg.Dotfiles)
 	if err != nil {
 		return "", false
 	}
@@ -80,12 +87,9 @@ func (h *Handler) serveDir(w http.ResponseWriter, r *http.Request, real string) 
 		localRedirect(w, r, "./"+path.Base(r.URL.Path)+"/")
 		return
 	}
-	index := path.Join(real, "index.html")
-	if ir, err := resolve(h.dir, index, h.cfg.Dotfiles); err == nil {
-		if fi, err := h.root.Stat(ir); err == nil && fi.Mode().IsRegular() {
-			h.serveFile(w, r, ir, http.StatusOK)
-			return
-		}
+	if index, ok := h.regularFile(path.Join(real, "index.html")); ok {
+		h.serveFile(w, r, index, http.StatusOK)
+		return
 	}
 	if h.proxy != nil {
 		h.proxy.ServeHTTP(w, r)
@@ -114,13 +118,13 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	if h.cfg.SPA && wantsPage(r) {
-		if fi, err := h.root.Stat("index.html"); err == nil && fi.Mode().IsRegular() {
-			h.serveFile(w, r, "index.html", http.StatusOK)
+		if index, ok := h.regularFile("index.html"); ok {
+			h.serveFile(w, r, index, http.StatusOK)
 			return
 		}
 	}
-	if fi, err := h.root.Stat("404.html"); err == nil && fi.Mode().IsRegular() {
-		h.serveFile(w, r, "404.html", http.StatusNotFound)
+	if page, ok := h.regularFile("404.html"); ok {
+		h.serveFile(w, r, page, http.StatusNotFound)
 		return
 	}
 	h.errorPage(w, r, http.StatusNotFound)
@@ -266,7 +270,8 @@ func (h *Handler) precompressed(r *http.Request, real string) (string, *os.File,
 		if !acceptsEncoding(r, c.enc) {
 			continue
 		}
-		f, err := h.root.Open(real + c.ext)
+		// h.open applies the link and dotfile rules to the sibling too.
+		f, _, err := h.open(real + c.ext)
 		if err != nil {
 			continue
 		}

@@ -319,3 +319,27 @@ func TestOpen(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecialPagesThroughLinks: index.html, 404.html and clean-URL pages
+// that are links to dotfiles or out of the root are not served either.
+func TestSpecialPagesThroughLinks(t *testing.T) {
+	base := t.TempDir()
+	writeTree(t, base, map[string]string{
+		"outside.html":        outsideSecret,
+		"site/.env":           dotSecret,
+		"site/index.html":     "->.env",
+		"site/404.html":       "->../outside.html",
+		"site/about.html":     "->.env",
+		"site/sub/index.html": "->../../outside.html",
+		"site/app.js":         strings.Repeat("x", 2000),
+		"site/app.js.br":      "->.env",
+		"site/app.js.gz":      "->../outside.html",
+	})
+	h := newHandler(t, Config{Dir: filepath.Join(base, "site"), SPA: true})
+	for _, target := range []string{"/", "/missing", "/about", "/sub/", "/app/route", "/app.js"} {
+		got := body(t, do(t, h, "GET", target, "Accept: text/html", "Accept-Encoding: gzip, br"))
+		if strings.Contains(got, outsideSecret) || strings.Contains(got, dotSecret) {
+			t.Errorf("GET %s returned a secret", target)
+		}
+	}
+}
