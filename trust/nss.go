@@ -37,9 +37,9 @@ type nssDB struct {
 	create bool
 }
 
-// spec returns the certutil -d argument. cert9.db is the SQLite format NSS
-// uses since 3.35 ("sql:"); cert8.db is the legacy Berkeley DB format
-// ("dbm:") that old Firefox profiles still carry.
+// spec returns the certutil -d argument. cert9.db is the SQLite format that
+// NSS 3.35 made the default ("sql:"); cert8.db is the legacy Berkeley DB
+// format ("dbm:") that profiles from Firefox 57 and older still carry.
 func (db nssDB) spec() string {
 	if !exists(filepath.Join(db.dir, "cert9.db")) && exists(filepath.Join(db.dir, "cert8.db")) {
 		return "dbm:" + db.dir
@@ -65,7 +65,9 @@ func (s *nssStore) databases() []nssDB {
 	}
 	if s.env.GOOS != "darwin" {
 		add(filepath.Join(home, ".pki", "nssdb"), true)
-		// Chromium 117 and later also read the XDG data location.
+		// Recent Chromium releases keep their database in the XDG data
+		// folder; Chromium 156 on Debian 12 creates it on first start
+		// (seen in the end-to-end test).
 		for _, dir := range []string{
 			filepath.Join(home, ".local", "share", "pki", "nssdb"),
 			filepath.Join(home, "snap", "chromium", "current", ".pki", "nssdb"),
@@ -95,7 +97,8 @@ func (s *nssStore) firefoxRoots() []string {
 	}
 	return []string{
 		filepath.Join(home, ".mozilla", "firefox"),
-		// Firefox 147 and later default to the XDG config folder.
+		// Firefox with XDG Base Directory support (Mozilla bug 259356)
+		// puts new profiles in the XDG config folder.
 		filepath.Join(xdg, "mozilla", "firefox"),
 		filepath.Join(home, "snap", "firefox", "common", ".mozilla", "firefox"),
 		filepath.Join(home, ".var", "app", "org.mozilla.firefox", ".mozilla", "firefox"),
