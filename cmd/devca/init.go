@@ -34,6 +34,7 @@ func newInitCommand(e *env) *cli.Command {
 			"a plain file (mode 0600) with a warning; 'devca key-storage --to' moves it later.",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "no-trust", Usage: "create the CA but do not touch any trust store"},
+			storesFlag(),
 			&cli.StringFlag{Name: "key-type", Value: string(ca.DefaultKeyType), Usage: "root key type: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072 or rsa-4096"},
 			&cli.StringSliceFlag{Name: "permit", Usage: "also permit this domain (and its subdomains) or CIDR range; repeatable"},
 			&cli.BoolFlag{Name: "unconstrained", Usage: "let the root certify any name, like mkcert (a leaked key can then impersonate any site)"},
@@ -55,6 +56,9 @@ func runInit(c *cli.Context, e *env) error {
 	}
 	if c.Bool("unconstrained") && len(c.StringSlice("permit")) > 0 {
 		return usageErrorf("--permit and --unconstrained cannot be used together")
+	}
+	if c.Bool("no-trust") && c.IsSet("stores") {
+		return usageErrorf("--no-trust and --stores cannot be used together")
 	}
 	if c.Bool("yes") && !c.Bool("new") {
 		return usageErrorf("--yes only confirms --new")
@@ -137,8 +141,7 @@ func ensureTrust(c *cli.Context, e *env, auth *ca.Authority) error {
 		e.notef("left the trust stores alone (--no-trust); browsers will not trust certificates from this CA yet")
 		return nil
 	}
-	e.notef("trust store installation is not available in this build; install %q by hand to trust the CA", filepath.Join(auth.Dir, ca.RootCertFile))
-	return nil
+	return installTrust(c, e, auth)
 }
 
 // confirmReplace explains what replacing the CA breaks and asks for a "yes",
