@@ -92,7 +92,7 @@ func (h *Handler) serveDir(w http.ResponseWriter, r *http.Request, real string) 
 		return
 	}
 	if h.proxy != nil {
-		h.proxy.ServeHTTP(w, r)
+		h.forward(w, r)
 		return
 	}
 	if h.cfg.NoListing {
@@ -114,7 +114,7 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	if h.proxy != nil {
-		h.proxy.ServeHTTP(w, r)
+		h.forward(w, r)
 		return
 	}
 	if h.cfg.SPA && wantsPage(r) {

@@ -178,3 +178,35 @@ func TestProxyDown(t *testing.T) {
 		t.Errorf("raw 502: %v %v", r, err)
 	}
 }
+
+func TestProxyHeaders(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/cached.js" {
+			w.Header().Set("Cache-Control", "max-age=31536000, immutable")
+			w.Header().Set("Access-Control-Allow-Origin", "https://app.test")
+			w.Header().Set("X-Dev", "from upstream")
+		}
+		w.Write([]byte("ok"))
+	}))
+	defer up.Close()
+	u, _ := url.Parse(up.URL)
+	h := newHandler(t, Config{Dir: t.TempDir(), Proxy: u, CORS: true, Headers: http.Header{"X-Dev": {"yes"}}})
+
+	resp := do(t, h, "GET", "/cached.js")
+	if got := resp.Header.Values("Access-Control-Allow-Origin"); len(got) != 1 || got[0] != "https://app.test" {
+		t.Errorf("Allow-Origin = %q, want the upstream's only", got)
+	}
+	if got := resp.Header.Values("Cache-Control"); len(got) != 1 || got[0] != "max-age=31536000, immutable" {
+		t.Errorf("Cache-Control = %q, want the upstream's only", got)
+	}
+	if got := resp.Header.Values("X-Dev"); len(got) != 1 || got[0] != "yes" {
+		t.Errorf("X-Dev = %q, the configured header must win", got)
+	}
+	resp = do(t, h, "GET", "/plain")
+	if got := resp.Header.Values("Access-Control-Allow-Origin"); len(got) != 1 || got[0] != "*" {
+		t.Errorf("Allow-Origin = %q, want *", got)
+	}
+	if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
+		t.Errorf("nosniff = %q", got)
+	}
+}

@@ -142,7 +142,7 @@ func New(cfg Config) (*Handler, error) {
 		h.fast = newFastOpener(h.dir)
 	}
 	if cfg.Proxy != nil {
-		p, err := newProxy(cfg.Proxy, h.errorLog)
+		p, err := newProxy(cfg.Proxy, h.errorLog, h.proxyHeaders)
 		if err != nil {
 			h.Close()
 			return nil, err
@@ -207,12 +207,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.root == nil {
-		h.proxy.ServeHTTP(w, r)
+		h.forward(w, r)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		if h.proxy != nil {
-			h.proxy.ServeHTTP(w, r)
+			h.forward(w, r)
 			return
 		}
 		hdr.Set("Allow", "GET, HEAD, OPTIONS")
