@@ -32,7 +32,7 @@ func newProxy(target *url.URL, logger *log.Logger, modify func(http.Header)) (ht
 			modify(res.Header)
 			return nil
 		},
-		ErrorLog:      logger,
+		ErrorLog: logger,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			logger.Printf("devca serve: proxy %s %s to %s: %v", r.Method, r.URL.EscapedPath(), shown, err)
 			badGateway(w, r, shown)
