@@ -76,6 +76,10 @@ type Secrets struct {
 	// once per loaded key when reading, and once when writing a key with a
 	// new passphrase (callers that prompt should ask twice then).
 	Passphrase func() ([]byte, error)
+	// Attempts is how many times a wrong passphrase may be given before
+	// reading fails with ErrWrongPassphrase; values below 1 mean 1. Callers
+	// that prompt a person may allow a few, as sudo does.
+	Attempts int
 }
 
 func (s Secrets) keyring() Keyring {
@@ -289,38 +293,50 @@ func loadStoredKey(dir string, meta Meta, sec Secrets) (crypto.Signer, error) {
 		return nil, fmt.Errorf("reading root key: %w", err)
 	}
 
-	var password string
+	var priv any
+	var cert *x509.Certificate
 	if meta.KeyStorage == StorageKeyring {
 		home := canonicalHome(dir)
 		account := keyringAccount(home, meta.Fingerprint, meta.KeyID)
-		password, err = sec.keyring().Get(KeyringService, account)
+		password, err := sec.keyring().Get(KeyringService, account)
 		if errors.Is(err, ErrKeyringNotFound) {
 			return nil, fmt.Errorf("reading root key: %w", &KeyringSecretMissingError{Home: home, CreatedIn: meta.KeyringHome, Account: account, Err: err})
 		}
 		if err != nil {
 			return nil, fmt.Errorf("reading root key's secret from the keyring: %w", err)
 		}
+		priv, cert, err = pkcs12.Decode(data, password)
+		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
+			return nil, fmt.Errorf("reading root key %q: the keyring's secret does not decrypt it (the file or the keyring entry was replaced)", path)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading root key %q: %w", path, err)
+		}
 	} else {
 		if meta.KDF == nil {
 			return nil, fmt.Errorf("reading root key: %q lacks the passphrase parameters", filepath.Join(dir, MetaFile))
 		}
-		pass, err := sec.passphrase()
-		if err != nil {
-			return nil, fmt.Errorf("reading root key (passphrase storage): %w", err)
+		for attempt := 1; ; attempt++ {
+			pass, err := sec.passphrase()
+			if err != nil {
+				return nil, fmt.Errorf("reading root key (passphrase storage): %w", err)
+			}
+			password, err := meta.KDF.derive(pass)
+			if err != nil {
+				return nil, err
+			}
+			priv, cert, err = pkcs12.Decode(data, password)
+			if errors.Is(err, pkcs12.ErrIncorrectPassword) {
+				if attempt < sec.Attempts {
+					continue
+				}
+				return nil, fmt.Errorf("reading root key %q: %w", path, ErrWrongPassphrase)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("reading root key %q: %w", path, err)
+			}
+			break
 		}
-		if password, err = meta.KDF.derive(pass); err != nil {
-			return nil, err
-		}
-	}
-	priv, cert, err := pkcs12.Decode(data, password)
-	if errors.Is(err, pkcs12.ErrIncorrectPassword) {
-		if meta.KeyStorage == StoragePassphrase {
-			return nil, fmt.Errorf("reading root key %q: %w", path, ErrWrongPassphrase)
-		}
-		return nil, fmt.Errorf("reading root key %q: the keyring's secret does not decrypt it (the file or the keyring entry was replaced)", path)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading root key %q: %w", path, err)
 	}
 	key, ok := priv.(crypto.Signer)
 	if !ok {

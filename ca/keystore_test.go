@@ -409,3 +409,21 @@ func TestKeyFileNameFromMetaIsConfined(t *testing.T) {
 		t.Errorf("ok: keyFiles = %v", files)
 	}
 }
+
+func TestPassphraseAttempts(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "home")
+	createWith(t, dir, StoragePassphrase, passphraseSecrets(nil, "right"))
+	answers := []string{"wrong", "right"}
+	asked := 0
+	sec := Secrets{Attempts: 2, Passphrase: func() ([]byte, error) {
+		asked++
+		return []byte(answers[asked-1]), nil
+	}}
+	if _, err := loadWith(t, dir, sec).Signer(); err != nil || asked != 2 {
+		t.Fatalf("Signer after a typo: %v (asked %d times)", err, asked)
+	}
+	asked, answers = 0, []string{"wrong", "wrong"}
+	if _, err := loadWith(t, dir, sec).Signer(); !errors.Is(err, ErrWrongPassphrase) || asked != 2 {
+		t.Fatalf("Signer after two wrong answers: %v (asked %d times)", err, asked)
+	}
+}

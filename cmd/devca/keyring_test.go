@@ -674,8 +674,15 @@ func TestPassphrasePrompt(t *testing.T) {
 	if stderr, code = runWith([]string{"same"}, "issue", "--cert-file", filepath.Join(work, "a.pem"), "--key-file", filepath.Join(work, "a-key.pem"), "a.test"); code != 0 {
 		t.Fatalf("issue: exit %d\n%s", code, stderr)
 	}
-	if stderr, code = runWith([]string{"nope"}, "issue", "--cert-file", filepath.Join(work, "b.pem"), "--key-file", filepath.Join(work, "b-key.pem"), "b.test"); code != exitFailure || !strings.Contains(stderr, "wrong passphrase") {
+	// Three wrong answers fail; a typo followed by the right one signs.
+	if stderr, code = runWith([]string{"nope", "nope", "nope"}, "issue", "--cert-file", filepath.Join(work, "b.pem"), "--key-file", filepath.Join(work, "b-key.pem"), "b.test"); code != exitFailure || !strings.Contains(stderr, "wrong passphrase") {
 		t.Fatalf("issue with a wrong passphrase: exit %d\n%s", code, stderr)
+	}
+	if strings.Count(stderr, "devca: wrong passphrase, try again") != 2 {
+		t.Errorf("want two retry notes:\n%s", stderr)
+	}
+	if stderr, code = runWith([]string{"smae", "same"}, "issue", "--cert-file", filepath.Join(work, "b.pem"), "--key-file", filepath.Join(work, "b-key.pem"), "b.test"); code != 0 {
+		t.Fatalf("issue after a typo: exit %d\n%s", code, stderr)
 	}
 	// Changing it asks for the current one, then the new one twice.
 	if stderr, code = runWith([]string{"same", "newer", "newer"}, "key-storage", "--to", "passphrase"); code != 0 {

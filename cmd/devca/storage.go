@@ -132,10 +132,19 @@ func (e *env) chooseKeyStorage(c *cli.Context, dir string) (ca.KeyStorage, ca.Se
 // secrets returns what unlocks auth's key: the system keyring with hints on
 // its errors, and the passphrase from $DEVCA_CA_PASSPHRASE or a prompt.
 func (e *env) secrets() ca.Secrets {
-	return ca.Secrets{
-		Keyring:    e.hintingKeyring(false),
-		Passphrase: func() ([]byte, error) { return e.passphrase("passphrase for the devca root key: ", envPassphrase) },
+	sec := ca.Secrets{Keyring: e.hintingKeyring(false), Attempts: 1}
+	asked := 0
+	sec.Passphrase = func() ([]byte, error) {
+		if asked++; asked > 1 {
+			e.notef("wrong passphrase, try again")
+		}
+		return e.passphrase("passphrase for the devca root key: ", envPassphrase)
 	}
+	if e.getenv(envPassphrase) == "" {
+		// A person types it: allow a typo or two, as sudo does.
+		sec.Attempts = 3
+	}
+	return sec
 }
 
 // systemKeyring is the keyring devca uses: env.keyring in tests, else the
