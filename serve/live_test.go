@@ -2,6 +2,8 @@ package serve
 
 import (
 	"bufio"
+	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -111,4 +113,33 @@ func TestLiveReloadOff(t *testing.T) {
 		t.Errorf("events without live reload = %d", resp.StatusCode)
 	}
 	_ = httptest.NewRecorder
+}
+
+// TestShutdownEndsEventStreams: a graceful Shutdown is not held up by open
+// live-reload streams, and files stay servable until Close.
+func TestShutdownEndsEventStreams(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"a.txt": "a"})
+	h := newHandler(t, Config{Dir: dir, LiveReload: true})
+	srv := NewServer(h, nil, nil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	resp, err := http.Get("http://" + ln.Addr().String() + EventsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	bufio.NewReader(resp.Body).ReadString('\n') // the stream is open
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v (an event stream kept it waiting)", err)
+	}
+	if got := body(t, do(t, h, "GET", "/a.txt")); got != "a" {
+		t.Errorf("after Shutdown, before Close: %q", got)
+	}
 }

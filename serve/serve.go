@@ -93,15 +93,16 @@ type Config struct {
 // Handler serves a Config. Close it to stop live reload and end open event
 // streams, which would otherwise keep a graceful shutdown waiting.
 type Handler struct {
-	cfg      Config
-	root     *os.Root
-	dir      string // absolute path of cfg.Dir, for resolve
-	fast     *fastOpener
-	headers  http.Header
-	proxy    http.Handler
-	live     *liveReload
-	logMu    sync.Mutex
-	errorLog *log.Logger
+	cfg       Config
+	root      *os.Root
+	dir       string // absolute path of cfg.Dir, for resolve
+	fast      *fastOpener
+	headers   http.Header
+	proxy     http.Handler
+	live      *liveReload
+	logMu     sync.Mutex
+	errorLog  *log.Logger
+	closeOnce sync.Once
 }
 
 // New checks cfg and returns a Handler for it. It opens cfg.Dir, which must
@@ -161,16 +162,19 @@ func New(cfg Config) (*Handler, error) {
 }
 
 // Close stops watching the folder, ends event streams and releases the
-// folder. Requests after Close fail.
+// folder. Requests after Close fail. Calling Close again does nothing.
 func (h *Handler) Close() error {
-	if h.live != nil {
-		h.live.close()
-	}
-	h.fast.close()
-	if h.root != nil {
-		return h.root.Close()
-	}
-	return nil
+	var err error
+	h.closeOnce.Do(func() {
+		if h.live != nil {
+			h.live.close()
+		}
+		h.fast.close()
+		if h.root != nil {
+			err = h.root.Close()
+		}
+	})
+	return err
 }
 
 // ServeHTTP answers one request.
@@ -365,9 +369,9 @@ const (
 
 // NewServer returns an http.Server for h with devca's timeouts and header
 // limits. There is no write timeout, so large files and event streams are
-// not cut; idle and header timeouts still free stuck connections. Close h
-// when the server shuts down (the server does so itself when Shutdown is
-// called, through RegisterOnShutdown).
+// not cut; idle and header timeouts still free stuck connections. When h is
+// a Handler, Shutdown ends its live-reload streams at once; close h after
+// Shutdown returns.
 func NewServer(h http.Handler, tlsConfig *tls.Config, errorLog io.Writer) *http.Server {
 	if errorLog == nil {
 		errorLog = io.Discard
@@ -380,8 +384,11 @@ func NewServer(h http.Handler, tlsConfig *tls.Config, errorLog io.Writer) *http.
 		MaxHeaderBytes:    MaxHeaderBytes,
 		ErrorLog:          log.New(&tlsNoiseFilter{w: errorLog}, "", 0),
 	}
-	if c, ok := h.(interface{ Close() error }); ok {
-		srv.RegisterOnShutdown(func() { c.Close() })
+	if hh, ok := h.(*Handler); ok && hh.live != nil {
+		// Event streams never end on their own; Shutdown would wait for
+		// them until its deadline. Files stay open until Close, so requests
+		// in flight finish.
+		srv.RegisterOnShutdown(hh.live.close)
 	}
 	return srv
 }
