@@ -52,7 +52,7 @@ func newServeCommand(e *env) *cli.Command {
 			"One access-log line per request goes to stderr unless --quiet. Stop it with Ctrl-C.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Usage: "listen on `HOST:PORT` (default localhost:8443)"},
-			&cli.BoolFlag{Name: "lan", Usage: "listen on all interfaces and add this machine's LAN addresses to the certificate"},
+			&cli.BoolFlag{Name: "lan", Usage: "listen on all interfaces, certify this machine's LAN addresses, and offer the root to phones over plain HTTP on the next port"},
 			&cli.StringSliceFlag{Name: "name", Usage: "also certify `NAME` (repeatable), e.g. app.localhost"},
 			&cli.StringFlag{Name: "cert-file", Usage: "serve this certificate `FILE` instead of issuing one (needs --key-file)"},
 			&cli.StringFlag{Name: "key-file", Usage: "private key `FILE` for --cert-file"},
