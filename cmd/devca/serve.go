@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -397,9 +398,10 @@ func loadOrCreateCA(e *env) (*ca.Authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	// e.loadCA sets up key storage (keyring, passphrase); ca.Load here only
-	// tells whether there is a CA at all.
-	if _, err := ca.Load(dir); !errors.Is(err, ca.ErrNoCA) {
+	// e.loadCA sets up key storage (keyring, passphrase) and explains
+	// failures; the root certificate's presence is what marks a CA (see
+	// ca.Create), so anything but its absence goes there.
+	if _, err := os.Lstat(filepath.Join(dir, ca.RootCertFile)); !errors.Is(err, fs.ErrNotExist) {
 		return e.loadCA()
 	}
 	cons, err := ca.DefaultConstraints(nil)
