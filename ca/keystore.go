@@ -148,6 +148,17 @@ func validKeyFileName(name string) bool {
 		name == filepath.Base(name) && !strings.ContainsAny(name, `/\:`)
 }
 
+// KeyringAccount returns the keyring account that holds the secret of the
+// root key under keyring storage (service [KeyringService]), or "" under
+// another storage. With it and the encrypted file, the key can be recovered
+// without devca, for example with secret-tool and openssl.
+func (a *Authority) KeyringAccount() string {
+	if a.Meta.KeyStorage != StorageKeyring {
+		return ""
+	}
+	return keyringAccount(canonicalHome(a.Dir), a.Meta.Fingerprint, a.Meta.KeyID)
+}
+
 // KeyFiles returns the names of the files in the CA home that hold the root
 // key under its current storage.
 func (a *Authority) KeyFiles() []string { return a.Meta.keyFiles() }

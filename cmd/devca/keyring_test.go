@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -184,6 +185,35 @@ func TestKeyringStorageEndToEnd(t *testing.T) {
 	runOK(t, cmd)
 	key := decodeExport(t, exported, "export-pw")
 	assertNoPlainKey(t, home, key)
+
+	// The key can be recovered without devca: the keyring entry that
+	// 'devca key-storage' names is the password of the PKCS#12 file.
+	_, stderr = runOK(t, ss.devca(t, home, work, "key-storage"))
+	m := regexp.MustCompile(`service "devca" and account "(root-key:[0-9a-f]{64})"`).FindStringSubmatch(stderr)
+	if m == nil {
+		t.Fatalf("key-storage does not name the keyring entry:\n%s", stderr)
+	}
+	lookup := exec.Command(requireTool(t, "secret-tool"), "lookup", "service", "devca", "username", m[1])
+	lookup.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+ss.busAddr)
+	secret, err := lookup.Output()
+	if err != nil || len(secret) != 64 {
+		t.Fatalf("secret-tool lookup: %v, %d bytes", err, len(secret))
+	}
+	p12s, _ := filepath.Glob(filepath.Join(home, "rootCA-key.*.p12"))
+	if len(p12s) != 1 {
+		t.Fatalf("encrypted key files: %v", p12s)
+	}
+	recoverCmd := exec.Command(requireTool(t, "openssl"), "pkcs12", "-in", p12s[0], "-passin", "stdin", "-nocerts", "-nodes")
+	recoverCmd.Stdin = bytes.NewReader(secret)
+	recovered, err := recoverCmd.Output()
+	if err != nil {
+		t.Fatalf("openssl pkcs12 with the keyring's secret: %v", err)
+	}
+	if block, _ := pem.Decode(recovered); block == nil || block.Type != "PRIVATE KEY" {
+		t.Errorf("openssl recovered no private key:\n%s", recovered)
+	} else if der, _ := x509.MarshalPKCS8PrivateKey(key); !bytes.Equal(block.Bytes, der) {
+		t.Error("openssl recovered another key")
+	}
 
 	// A copy of the home in another folder has no keyring entry of its own.
 	copied := filepath.Join(t.TempDir(), "copy")

@@ -52,6 +52,9 @@ func runKeyStorage(c *cli.Context, e *env) error {
 	if !c.IsSet("to") {
 		fmt.Fprintf(e.stdout, "%s\n", auth.Meta.KeyStorage)
 		e.notef("the root key is %s", keyStorageDescription(auth))
+		if account := auth.KeyringAccount(); account != "" {
+			e.notef("its secret is the keyring entry with service %q and account %q", ca.KeyringService, account)
+		}
 		return nil
 	}
 	to, err := ca.ParseKeyStorage(c.String("to"))
@@ -157,10 +160,19 @@ func (e *env) systemKeyring() ca.Keyring {
 	if s := e.getenv(envKeyringTimeout); s != "" {
 		if d, err := time.ParseDuration(s); err == nil && d > 0 {
 			timeout = d
+		} else {
+			return brokenKeyring{fmt.Errorf("%s=%q is not a duration such as 10s", envKeyringTimeout, s)}
 		}
 	}
 	return ca.NewSystemKeyring(ca.SystemKeyringOptions{Timeout: timeout, Getenv: e.getenv, GOOS: e.goos()})
 }
+
+// brokenKeyring fails every call with err, for a keyring devca cannot set up.
+type brokenKeyring struct{ err error }
+
+func (b brokenKeyring) Get(string, string) (string, error) { return "", b.err }
+func (b brokenKeyring) Set(string, string, string) error   { return b.err }
+func (b brokenKeyring) Delete(string, string) error        { return b.err }
 
 // hintingKeyring wraps the keyring so that its failures carry the hints that
 // fix them; creating says whether a new CA is being made (where choosing
@@ -197,6 +209,10 @@ func (h *hintingKeyring) explain(err error) error {
 		return withHints(err,
 			"a CA home moved or copied to another folder or machine cannot use its keyring secret: run devca with the original folder,",
 			"or move the CA with 'devca export --p12 FILE' there and 'devca init --import FILE' here")
+	}
+	var ke *ca.KeyringError
+	if !errors.As(err, &ke) {
+		return withHints(err, "unset "+envKeyringTimeout+" or set it to a duration such as 10s")
 	}
 	var hints []string
 	switch {
