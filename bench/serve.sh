@@ -8,7 +8,7 @@
 #   h2 req/s    requests/s for the same file over HTTP/2 (h2load)
 #   MB/s        throughput downloading a 10 MiB file (wrk, keep-alive)
 #   hs/s        new TLS connections/s, a full handshake and one request each
-#               (openssl s_time -new)
+#               (h2load with as many clients as requests, HS_CONNS, default 800)
 #   start ms    time from exec to the first 200 response, median of 5
 #               (bench/serve/firstreq)
 #   RSS MiB     peak resident memory after all of the above (VmHWM; nginx
@@ -25,7 +25,7 @@
 # is removed at the end; no trust store is touched (the load tools do not
 # verify certificates; only the time matters). Timing never goes into tests.
 #
-# It needs go, wrk, h2load (nghttp2-client), openssl, caddy and nginx; a
+# It needs go, wrk, h2load (nghttp2-client), curl, caddy and nginx; a
 # missing server is reported and left out. It exits 0 once it has run, 1 when
 # it cannot run, 2 on a bad command line.
 
@@ -35,6 +35,7 @@ prog=bench/serve.sh
 duration=${DURATION:-3}
 rounds=${ROUNDS:-2}
 conns=${CONNS:-50}
+hs_conns=${HS_CONNS:-800}
 
 usage() {
 	cat <<'EOF'
@@ -74,8 +75,8 @@ done
 case $duration in '' | *[!0-9]*) die "--duration must be a whole number of seconds" ;; esac
 case $rounds in '' | 0 | *[!0-9]*) die "--rounds must be a positive whole number" ;; esac
 
-for tool in go wrk h2load openssl; do
-	command -v "$tool" >/dev/null || die "$tool is not installed" "apt-get install wrk nghttp2-client openssl (and golang)"
+for tool in go wrk h2load curl; do
+	command -v "$tool" >/dev/null || die "$tool is not installed" "apt-get install wrk nghttp2-client curl (and golang)"
 done
 
 cd "$(dirname "$0")/.."
@@ -241,14 +242,16 @@ measure() { # metric server -> one number
 	h2) h2load -D "$duration" -c 10 -m 10 -t 1 "$url/1k.bin" 2>/dev/null |
 		awk '/^finished in/ {gsub(",", ""); printf "%.0f", $4}' ;;
 	mbps) wrk -t2 -c4 -d"${duration}s" --timeout 30s "$url/10m.bin" | wrk_mbps ;;
-	hs) openssl s_time -connect "127.0.0.1:${port_of[$2]}" -new -time "$duration" -www /1k.bin 2>/dev/null |
-		awk '/connections in [0-9.]+ real seconds/ {printf "%.0f", $1 / $4}' ;;
+	hs) # As many clients as requests: each connects once, makes one full
+		# TLS handshake (no session resumption) and one request.
+		h2load -n "$hs_conns" -c "$hs_conns" -t 2 "$url/1k.bin" 2>/dev/null |
+			awk '/^finished in/ {gsub(",", ""); printf "%.0f", $4}' ;;
 	esac
 }
 for m in ka h2 mbps hs; do
 	for round in $(seq "$rounds"); do
 		for s in "${servers[@]}"; do
-			say "$s: $m, round $round of $rounds (${duration}s)"
+			say "$s: $m, round $round of $rounds"
 			v=$(measure "$m" "$s")
 			if [ -n "$v" ] && { [ -z "${result[$s,$m]:-}" ] || [ "$v" -gt "${result[$s,$m]}" ]; }; then
 				result[$s,$m]=$v
