@@ -236,6 +236,18 @@ func InstallAll(ctx context.Context, env Env, root *x509.Certificate, rootFile, 
 // and updates the record. root may be nil; when given, a store that trusts it
 // without a record entry is reported with ErrNotRecorded and left alone.
 func UninstallAll(ctx context.Context, env Env, root *x509.Certificate, recordDir string, stores []string) ([]Result, error) {
+	return uninstall(ctx, env, root, recordDir, stores, func(Entry) bool { return true })
+}
+
+// UninstallRoot is UninstallAll for one root only: it removes the recorded
+// entries of old and leaves every other root devca installed in place. It
+// suits replacing a CA: take the old root out, put the new one in.
+func UninstallRoot(ctx context.Context, env Env, old *x509.Certificate, recordDir string, stores []string) ([]Result, error) {
+	fp := fingerprint(old.Raw)
+	return uninstall(ctx, env, old, recordDir, stores, func(e Entry) bool { return e.SHA256 == fp })
+}
+
+func uninstall(ctx context.Context, env Env, root *x509.Certificate, recordDir string, stores []string, match func(Entry) bool) ([]Result, error) {
 	all, err := Stores(env)
 	if err != nil {
 		return nil, err
@@ -254,7 +266,7 @@ func UninstallAll(ctx context.Context, env Env, root *x509.Certificate, recordDi
 		if len(stores) > 0 && !slices.Contains(stores, s.Name()) {
 			continue
 		}
-		entries := rec.forStore(s.Name())
+		entries := slices.DeleteFunc(rec.forStore(s.Name()), func(e Entry) bool { return !match(e) })
 		present := s.Present(ctx)
 		if len(entries) == 0 && !present {
 			continue

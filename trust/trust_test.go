@@ -207,3 +207,42 @@ func TestStoresUnsupported(t *testing.T) {
 		t.Errorf("got %v, want ErrUnsupported", err)
 	}
 }
+
+func TestUninstallRootKeepsOtherRoots(t *testing.T) {
+	tb := linuxTestbed(t)
+	ctx := context.Background()
+	old := tb.cert
+	if _, err := InstallAll(ctx, tb.env, old, tb.rootFile, tb.cahome, nil); err != nil {
+		t.Fatal(err)
+	}
+	// The CA is replaced: the new root goes in, the old one comes out.
+	tb.cert = newTestCert(t, "devca root new")
+	tb.write(tb.rootFile, string(certPEM(tb.cert)))
+	if _, err := InstallAll(ctx, tb.env, tb.cert, tb.rootFile, tb.cahome, nil); err != nil {
+		t.Fatal(err)
+	}
+	res, err := UninstallRoot(ctx, tb.env, old, tb.cahome, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		if !r.Changed || r.Trusted {
+			t.Errorf("%s: changed=%v trusted=%v, want the old root removed", r.Store, r.Changed, r.Trusted)
+		}
+	}
+	st, err := StatusAll(ctx, tb.env, tb.cert, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range st {
+		if r.Present && !r.Trusted {
+			t.Errorf("%s no longer trusts the new root", r.Store)
+		}
+	}
+	rec, _ := loadRecord(tb.cahome)
+	for _, e := range rec.Entries {
+		if e.SHA256 != fingerprint(tb.cert.Raw) {
+			t.Errorf("record keeps an old entry: %+v", e.Location)
+		}
+	}
+}
