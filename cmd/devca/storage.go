@@ -71,7 +71,7 @@ func runKeyStorage(c *cli.Context, e *env) error {
 	if _, err := auth.Signer(); err != nil {
 		return withHints(err, "nothing was changed")
 	}
-	sec := ca.Secrets{Keyring: e.hintingKeyring(false)}
+	sec := ca.Secrets{Keyring: e.hintingKeyring("the key stays where it was; 'devca key-storage --to passphrase' encrypts it without a keyring")}
 	if to == ca.StoragePassphrase {
 		sec.Passphrase = func() ([]byte, error) { return e.newPassphrase(from == ca.StoragePassphrase) }
 	}
@@ -110,7 +110,7 @@ func (e *env) chooseKeyStorage(c *cli.Context, dir string) (ca.KeyStorage, ca.Se
 	if choice == "" {
 		choice = e.getenv(envKeyStorage)
 	}
-	sec := ca.Secrets{Keyring: e.hintingKeyring(true)}
+	sec := ca.Secrets{Keyring: e.hintingKeyring("or keep the key elsewhere: --key-storage passphrase, or --key-storage file (unencrypted, like mkcert)")}
 	if choice == "" {
 		if err := ca.ProbeKeyring(e.systemKeyring()); err != nil {
 			e.warnf("no keyring answered (%v): the root key is stored unencrypted in %q; move it later with 'devca key-storage --to keyring'", err, filepath.Join(dir, ca.RootKeyFile))
@@ -135,7 +135,7 @@ func (e *env) chooseKeyStorage(c *cli.Context, dir string) (ca.KeyStorage, ca.Se
 // secrets returns what unlocks auth's key: the system keyring with hints on
 // its errors, and the passphrase from $DEVCA_CA_PASSPHRASE or a prompt.
 func (e *env) secrets() ca.Secrets {
-	sec := ca.Secrets{Keyring: e.hintingKeyring(false), Attempts: 1}
+	sec := ca.Secrets{Keyring: e.hintingKeyring("once the keyring answers, 'devca key-storage --to passphrase' or '--to file' moves the key out of it"), Attempts: 1}
 	asked := 0
 	sec.Passphrase = func() ([]byte, error) {
 		if asked++; asked > 1 {
@@ -175,16 +175,15 @@ func (b brokenKeyring) Set(string, string, string) error   { return b.err }
 func (b brokenKeyring) Delete(string, string) error        { return b.err }
 
 // hintingKeyring wraps the keyring so that its failures carry the hints that
-// fix them; creating says whether a new CA is being made (where choosing
-// another storage is the way out).
-func (e *env) hintingKeyring(creating bool) ca.Keyring {
-	return &hintingKeyring{kr: e.systemKeyring(), e: e, creating: creating}
+// fix them, followed by way, the way out that fits the command at hand.
+func (e *env) hintingKeyring(way string) ca.Keyring {
+	return &hintingKeyring{kr: e.systemKeyring(), e: e, way: way}
 }
 
 type hintingKeyring struct {
-	kr       ca.Keyring
-	e        *env
-	creating bool
+	kr  ca.Keyring
+	e   *env
+	way string
 }
 
 func (h *hintingKeyring) Get(service, account string) (string, error) {
@@ -223,11 +222,7 @@ func (h *hintingKeyring) explain(err error) error {
 	default:
 		hints = append(hints, "check that a Secret Service (gnome-keyring, KWallet) runs in this session and that its default collection is unlocked")
 	}
-	if h.creating {
-		hints = append(hints, "or keep the key elsewhere: --key-storage passphrase, or --key-storage file (unencrypted, like mkcert)")
-	} else {
-		hints = append(hints, "once the keyring answers, 'devca key-storage --to passphrase' or '--to file' moves the key out of it")
-	}
+	hints = append(hints, h.way)
 	return withHints(err, hints...)
 }
 
