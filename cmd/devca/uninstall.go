@@ -52,6 +52,14 @@ func runUninstall(c *cli.Context, e *env) error {
 		return err
 	}
 	results, err := trust.UninstallAll(context.Background(), tenv, root, dir, stores)
+	printUninstallResults(e, results)
+	if len(results) == 0 && err == nil {
+		fmt.Fprintln(e.stdout, "nothing to remove: devca has not installed the root anywhere")
+	}
+	return explainTrustErrors(results, err, "removing")
+}
+
+func printUninstallResults(e *env, results []trust.Result) {
 	printResults(e, results, func(r trust.Result) string {
 		switch {
 		case r.Err != nil:
@@ -61,8 +69,4 @@ func runUninstall(c *cli.Context, e *env) error {
 		}
 		return "nothing to remove"
 	})
-	if len(results) == 0 && err == nil {
-		fmt.Fprintln(e.stdout, "nothing to remove: devca has not installed the root anywhere")
-	}
-	return explainTrustErrors(results, err, "removing")
 }
