@@ -59,6 +59,11 @@ func runExport(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	// Unlock the key first, so a wrong passphrase fails before the export
+	// password is typed twice.
+	if _, err := auth.Signer(); err != nil {
+		return err
+	}
 	var data []byte
 	if c.Bool("no-password") {
 		e.warnf("writing the root key unencrypted (--no-password): anyone who reads %q can sign certificates this CA's users trust", path)
