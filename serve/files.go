@@ -71,7 +71,7 @@ func (h *Handler) cleanURL(name string) (string, bool) {
 // path, and reports whether it is a regular file.
 func (h *Handler) regularFile(name string) (string, bool) {
 	real, err := resolve(h.dir, name, h.cfg.Dotfiles)
-	if err != nil {
+	if err != nil || h.denied(real) {
 		return "", false
 	}
 	if fi, err := h.root.Stat(real); err != nil || !fi.Mode().IsRegular() {

@@ -123,12 +123,15 @@ func (h *Handler) readListing(real string) ([]Entry, error) {
 			continue
 		}
 		rel := path.Join(real, name)
+		if h.denied(rel) {
+			continue
+		}
 		e := Entry{Name: name}
 		var fi fs.FileInfo
 		if de.Type()&fs.ModeSymlink != 0 {
 			e.IsSymlink = true
 			target, err := resolve(h.dir, rel, h.cfg.Dotfiles)
-			if err != nil {
+			if err != nil || h.denied(target) {
 				continue
 			}
 			if fi, err = h.root.Stat(target); err != nil {

@@ -177,6 +177,10 @@ func resolve(dir, name string, dotfiles bool) (string, error) {
 func (h *Handler) open(name string) (*os.File, string, error) {
 	f, err := h.fast.open(name)
 	if err == nil {
+		if h.denied(name) {
+			f.Close()
+			return nil, "", errHidden
+		}
 		return f, name, nil
 	}
 	if !errors.Is(err, errSlowPath) {
@@ -185,6 +189,9 @@ func (h *Handler) open(name string) (*os.File, string, error) {
 	real, err := resolve(h.dir, name, h.cfg.Dotfiles)
 	if err != nil {
 		return nil, "", err
+	}
+	if h.denied(real) {
+		return nil, "", errHidden
 	}
 	f, err = h.root.Open(real)
 	if err != nil {

@@ -343,3 +343,48 @@ func TestSpecialPagesThroughLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestDeny: a CA home inside the served folder is never served, not
+// directly, not through a link, not in a listing, not with --dotfiles.
+func TestDeny(t *testing.T) {
+	base := t.TempDir()
+	writeTree(t, base, map[string]string{
+		"site/ok.txt":                 "ok",
+		"site/cahome/rootCA-key.pem":  outsideSecret,
+		"site/cahome/serve/serve.pem": outsideSecret,
+		"site/keys/own-key.pem":       outsideSecret,
+		"site/keys/public.txt":        "public",
+		"site/link-home":              "->cahome",
+		"site/link-key":               "->cahome/rootCA-key.pem",
+	})
+	site := filepath.Join(base, "site")
+	for _, dotfiles := range []bool{false, true} {
+		h := newHandler(t, Config{Dir: site, Dotfiles: dotfiles, SPA: true,
+			Deny: []string{filepath.Join(site, "cahome"), filepath.Join(site, "keys", "own-key.pem"), filepath.Join(base, "elsewhere")}})
+		for _, target := range []string{"/cahome/rootCA-key.pem", "/cahome/", "/cahome/serve/serve.pem", "/link-home/rootCA-key.pem", "/link-key", "/keys/own-key.pem"} {
+			resp := do(t, h, "GET", target)
+			if got := body(t, resp); resp.StatusCode != 404 || strings.Contains(got, outsideSecret) {
+				t.Errorf("dotfiles=%v: GET %s = %d", dotfiles, target, resp.StatusCode)
+			}
+		}
+		if got := body(t, do(t, h, "GET", "/keys/public.txt")); got != "public" {
+			t.Errorf("a file beside a denied one: %q", got)
+		}
+		page := body(t, do(t, h, "GET", "/", "Accept: application/json"))
+		for _, hidden := range []string{"cahome", "link-home", "link-key"} {
+			if strings.Contains(page, `"`+hidden+`"`) {
+				t.Errorf("listing shows %s", hidden)
+			}
+		}
+		if page := body(t, do(t, h, "GET", "/keys/", "Accept: application/json")); strings.Contains(page, "own-key") {
+			t.Errorf("listing shows own-key.pem")
+		}
+	}
+	// Serving the CA home itself, or a folder inside it, is refused.
+	for _, dir := range []string{filepath.Join(site, "cahome"), filepath.Join(site, "cahome", "serve")} {
+		if h, err := New(Config{Dir: dir, Deny: []string{filepath.Join(site, "cahome")}}); err == nil {
+			h.Close()
+			t.Errorf("New served %s, inside the denied CA home", dir)
+		}
+	}
+}

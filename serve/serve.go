@@ -88,6 +88,11 @@ type Config struct {
 	ErrorLog io.Writer
 	// Now is the clock for log lines; nil means time.Now.
 	Now func() time.Time
+	// Deny names files and folders that are never served, whatever the
+	// other settings: devca passes the CA home and any key file, so that a
+	// CA home inside the served folder cannot leak its keys. New refuses a
+	// Dir inside a denied folder.
+	Deny []string
 }
 
 // Handler serves a Config. Close it to stop live reload and end open event
@@ -100,6 +105,7 @@ type Handler struct {
 	headers   http.Header
 	proxy     http.Handler
 	live      *liveReload
+	deny      []string // slash paths relative to Dir, see Config.Deny
 	logMu     sync.Mutex
 	errorLog  *log.Logger
 	closeOnce sync.Once
@@ -140,6 +146,10 @@ func New(cfg Config) (*Handler, error) {
 		if h.root, err = os.OpenRoot(h.dir); err != nil {
 			return nil, fmt.Errorf("opening folder to serve: %w", err)
 		}
+		if h.deny, err = denyList(h.dir, cfg.Deny); err != nil {
+			h.root.Close()
+			return nil, err
+		}
 		h.fast = newFastOpener(h.dir)
 	}
 	if cfg.Proxy != nil {
@@ -159,6 +169,44 @@ func New(cfg Config) (*Handler, error) {
 		h.live = lr
 	}
 	return h, nil
+}
+
+// denyList turns Config.Deny into paths relative to dir, with links
+// resolved on both sides, keeping those inside dir. It fails when dir itself
+// lies inside a denied folder.
+func denyList(dir string, deny []string) ([]string, error) {
+	realDir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening folder to serve: %w", err)
+	}
+	var out []string
+	for _, d := range deny {
+		real, err := filepath.Abs(d)
+		if err != nil {
+			return nil, fmt.Errorf("resolving %q: %w", d, err)
+		}
+		if r, err := filepath.EvalSymlinks(real); err == nil {
+			real = r
+		}
+		if rel, err := filepath.Rel(real, realDir); err == nil && filepath.IsLocal(rel) {
+			return nil, fmt.Errorf("refusing to serve %q: it is inside %q, which holds private keys", dir, d)
+		}
+		if rel, err := filepath.Rel(realDir, real); err == nil && filepath.IsLocal(rel) {
+			out = append(out, filepath.ToSlash(rel))
+		}
+	}
+	return out, nil
+}
+
+// denied reports whether real, a resolved slash path relative to the
+// served folder, is or lies inside a denied path.
+func (h *Handler) denied(real string) bool {
+	for _, d := range h.deny {
+		if real == d || strings.HasPrefix(real, d+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // Close stops watching the folder, ends event streams and releases the

@@ -191,13 +191,21 @@ func runServe(c *cli.Context, e *env) error {
 	if !o.quiet {
 		accessLog = e.stderr
 	}
+	// Keys are never served, even from a CA home inside the folder.
+	var deny []string
+	if home, err := e.home(); err == nil {
+		deny = append(deny, home)
+	}
+	if o.keyFile != "" {
+		deny = append(deny, o.keyFile)
+	}
 	h, err := serve.New(serve.Config{
 		Dir: dir, NoListing: c.Bool("no-list"), SPA: c.Bool("spa"), Dotfiles: c.Bool("dotfiles"),
 		CORS: c.Bool("cors"), Headers: o.headers, LiveReload: c.Bool("live-reload"), Proxy: o.proxy,
-		AccessLog: accessLog, ErrorLog: e.stderr,
+		AccessLog: accessLog, ErrorLog: e.stderr, Deny: deny,
 	})
 	if err != nil {
-		return err
+		return withHints(err, "serve a folder outside the CA home (see 'devca home')")
 	}
 	defer h.Close()
 	tlsCfg := serve.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil })

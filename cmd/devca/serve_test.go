@@ -607,3 +607,34 @@ func TestQRLines(t *testing.T) {
 		}
 	}
 }
+
+// TestServeNeverServesKeys: a CA home inside the served folder stays
+// private, and serving the CA home itself is refused.
+func TestServeNeverServesKeys(t *testing.T) {
+	curl := requireTool(t, "curl")
+	site := t.TempDir()
+	os.WriteFile(filepath.Join(site, "index.html"), []byte("<h1>site</h1>"), 0o644)
+	home := filepath.Join(site, "cahome")
+	port := freeLoopbackPort(t)
+	p := startServe(t, home, "--quiet", "--dotfiles", "--addr", fmt.Sprintf("localhost:%d", port), site)
+	root := filepath.Join(home, "rootCA.pem")
+	for _, path := range []string{"cahome/rootCA-key.pem", "cahome/rootCA.pem", "cahome/serve/serve.pem", "cahome/"} {
+		out, _ := exec.Command(curl, "-sS", "--cacert", root, "-o", "/dev/null", "-w", "%{http_code}", p.url+path).CombinedOutput()
+		if string(out) != "404" {
+			t.Errorf("GET /%s = %s, want 404", path, out)
+		}
+	}
+	p.stop(t)
+
+	var stderr bytes.Buffer
+	getenv := func(k string) string {
+		if k == "DEVCA_HOME" {
+			return home
+		}
+		return ""
+	}
+	code := run([]string{"devca", "serve", "--addr", "127.0.0.1:0", home}, strings.NewReader(""), io.Discard, &stderr, getenv)
+	if code != 1 || !strings.Contains(stderr.String(), "which holds private keys") {
+		t.Errorf("serving the CA home: exit %d, stderr %q", code, stderr.String())
+	}
+}
