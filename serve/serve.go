@@ -21,8 +21,9 @@
 // reaches outside the folder. Request paths holding "..", backslashes, NUL
 // bytes or encoded slashes are refused before any lookup. Dotfiles and
 // dot-folders (".git", ".env") are hidden, also through symbolic links,
-// unless [Config.Dotfiles] is set. Clients never see error text: a failure is
-// a status code and a fixed page.
+// unless [Config.Dotfiles] is set. [Config.Deny] keeps the CA home and key
+// files out of reach even inside the folder. Clients never see error text: a
+// failure is a status code and a fixed page.
 //
 // # Live reload and proxying
 //
