@@ -64,12 +64,11 @@ type CertStore interface {
 // systems devca cannot install trust on.
 func DefaultEnv(getenv func(string) string, runner Runner) (Env, error) {
 	home := getenv("HOME")
+	if home == "" && runtime.GOOS == "windows" {
+		home = getenv("USERPROFILE")
+	}
 	if home == "" {
-		h, err := os.UserHomeDir()
-		if err != nil {
-			return Env{}, fmt.Errorf("finding the home folder: %w", err)
-		}
-		home = h
+		return Env{}, errors.New("finding the home folder: HOME is not set")
 	}
 	e := Env{
 		GOOS:         runtime.GOOS,
