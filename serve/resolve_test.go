@@ -248,7 +248,9 @@ func TestCleanPath(t *testing.T) {
 // in testdata/fuzz/FuzzServePath, so a plain "go test" runs them.
 func FuzzServePath(f *testing.F) {
 	site := attackTree(f)
-	h, err := New(Config{Dir: site})
+	// A denied folder inside the site, as a CA home would be.
+	writeTree(f, site, map[string]string{"cahome/rootCA-key.pem": outsideSecret, "link-cahome": "->cahome"})
+	h, err := New(Config{Dir: site, Deny: []string{filepath.Join(site, "cahome")}})
 	if err != nil {
 		f.Fatal(err)
 	}
