@@ -298,6 +298,35 @@ func TestServeEndToEnd(t *testing.T) {
 	p.stop(t)
 }
 
+// trustingHome returns a HOME whose NSS database (~/.pki/nssdb, which
+// Chromium on Linux reads) trusts the root in rootFile, and nothing else
+// on the machine changes.
+func trustingHome(t *testing.T, certutil, rootFile string) string {
+	t.Helper()
+	userHome := t.TempDir()
+	nssdb := "sql:" + filepath.Join(userHome, ".pki", "nssdb")
+	os.MkdirAll(filepath.Join(userHome, ".pki", "nssdb"), 0o700)
+	for _, args := range [][]string{
+		{"-d", nssdb, "-N", "--empty-password"},
+		{"-d", nssdb, "-A", "-n", "devca test root", "-t", "C,,", "-i", rootFile},
+	} {
+		if out, err := exec.Command(certutil, args...).CombinedOutput(); err != nil {
+			t.Fatalf("certutil %v: %v\n%s", args, err, out)
+		}
+	}
+	return userHome
+}
+
+// chromiumCommand is headless Chromium with the test flags, in userHome.
+func chromiumCommand(chromium, userHome string, args ...string) *exec.Cmd {
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--no-first-run", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+		"--user-data-dir=" + filepath.Join(userHome, "profile")}
+	cmd := exec.Command(chromium, append(base, args...)...)
+	cmd.Env = append(os.Environ(), "HOME="+userHome)
+	return cmd
+}
+
 // TestServeChromium loads the listing in headless Chromium, which trusts
 // the devca root only through an NSS database in its own HOME: no system
 // trust store changes and no --ignore-certificate-errors. It saves a
@@ -311,25 +340,10 @@ func TestServeChromium(t *testing.T) {
 	p := startServe(t, home, "--quiet", "--addr", fmt.Sprintf("localhost:%d", port), site)
 	defer p.stop(t)
 
-	// Chromium on Linux reads ~/.pki/nssdb; this one trusts the devca root.
-	userHome := t.TempDir()
-	nssdb := "sql:" + filepath.Join(userHome, ".pki", "nssdb")
-	os.MkdirAll(filepath.Join(userHome, ".pki", "nssdb"), 0o700)
-	for _, args := range [][]string{
-		{"-d", nssdb, "-N", "--empty-password"},
-		{"-d", nssdb, "-A", "-n", "devca test root", "-t", "C,,", "-i", filepath.Join(home, "rootCA.pem")},
-	} {
-		if out, err := exec.Command(certutil, args...).CombinedOutput(); err != nil {
-			t.Fatalf("certutil %v: %v\n%s", args, err, out)
-		}
-	}
+	userHome := trustingHome(t, certutil, filepath.Join(home, "rootCA.pem"))
 	browser := func(args ...string) string {
 		t.Helper()
-		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-			"--no-first-run", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-			"--user-data-dir=" + filepath.Join(userHome, "profile")}
-		cmd := exec.Command(chromium, append(base, args...)...)
-		cmd.Env = append(os.Environ(), "HOME="+userHome)
+		cmd := chromiumCommand(chromium, userHome, args...)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		done := make(chan error, 1)
@@ -636,5 +650,54 @@ func TestServeNeverServesKeys(t *testing.T) {
 	code := run([]string{"devca", "serve", "--addr", "127.0.0.1:0", home}, strings.NewReader(""), io.Discard, &stderr, getenv)
 	if code != 1 || !strings.Contains(stderr.String(), "which holds private keys") {
 		t.Errorf("serving the CA home: exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestServeChromiumLiveReload opens a page in Chromium with --live-reload,
+// edits the file, and watches the access log for the browser's reload: the
+// injected script and the event stream work in a real browser over HTTPS.
+func TestServeChromiumLiveReload(t *testing.T) {
+	chromium := requireTool(t, "chromium")
+	certutil := requireTool(t, "certutil")
+	home := filepath.Join(t.TempDir(), "cahome")
+	site := t.TempDir()
+	page := filepath.Join(site, "index.html")
+	os.WriteFile(page, []byte("<html><body><h1>v1</h1></body></html>"), 0o644)
+	port := freeLoopbackPort(t)
+	p := startServe(t, home, "--live-reload", "--addr", fmt.Sprintf("localhost:%d", port), site)
+	defer p.stop(t)
+	userHome := trustingHome(t, certutil, filepath.Join(home, "rootCA.pem"))
+
+	// --virtual-time-budget keeps the page open; the open event stream
+	// keeps it from ever finishing, so the test ends Chromium itself.
+	cmd := chromiumCommand(chromium, userHome, "--virtual-time-budget=60000", "--dump-dom", p.url)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	waitLog := func(what string, count int) {
+		t.Helper()
+		deadline := time.Now().Add(45 * time.Second)
+		for strings.Count(p.stderr.String(), what) < count {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %d x %q in the access log within 45s:\n%s", count, what, p.stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	waitLog(" GET / 200 ", 1)
+	// The event stream is logged only when it ends, so the test cannot see
+	// when the page has subscribed: it edits the page every second until
+	// the browser reloads it.
+	deadline := time.Now().Add(45 * time.Second)
+	for i := 2; strings.Count(p.stderr.String(), " GET / 200 ") < 2; i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("Chromium did not reload the page within 45s:\n%s", p.stderr.String())
+		}
+		os.WriteFile(page, []byte(fmt.Sprintf("<html><body><h1>v%d</h1></body></html>", i)), 0o644)
+		time.Sleep(time.Second)
 	}
 }
