@@ -357,8 +357,13 @@ func TestServeChromium(t *testing.T) {
 				t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
 			}
 		case <-time.After(90 * time.Second):
-			cmd.Process.Kill()
-			<-done
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
 			t.Fatalf("chromium %v did not finish within 90s", args)
 		}
 		return stdout.String()
@@ -675,8 +680,16 @@ func TestServeChromiumLiveReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
-		cmd.Process.Kill()
-		cmd.Wait()
+		// SIGTERM lets Chromium take its helper processes down with it.
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
 	}()
 	waitLog := func(what string, count int) {
 		t.Helper()
