@@ -19,6 +19,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -85,12 +86,19 @@ type fakeRunner struct {
 	// refresh imitates the distro's store rebuild.
 	refresh func()
 
+	// mu, when set, serialises Run for tests that install concurrently.
+	mu *sync.Mutex
+
 	keychain map[string][]byte // macOS System keychain, by SHA-1
 	trusted  map[string]bool   // macOS admin trust settings, by SHA-1
 	winRoot  map[string][]byte // Windows user Root store seen from WSL
 }
 
 func (f *fakeRunner) Run(_ context.Context, c Cmd) ([]byte, error) {
+	if f.mu != nil {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+	}
 	line := f.tb.normalize(c.String())
 	if c.Privileged {
 		line = "[root] " + line

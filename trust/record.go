@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/gofrs/flock"
 )
 
 // RecordFile is the name of the install record in the CA home.
@@ -40,6 +42,17 @@ func (e Entry) key() string {
 // entryFor returns the entry for root at location.
 func entryFor(store string, root *Root, location, name string, changed bool) Entry {
 	return Entry{Store: store, Location: location, Name: name, SHA256: root.Fingerprint(), Cert: root.Cert.Raw, Changed: changed}
+}
+
+// lockRecord takes an exclusive lock on the record in dir, so that two devca
+// processes installing or uninstalling at once do not lose each other's
+// entries or change the same store together.
+func lockRecord(dir string) (unlock func(), err error) {
+	l := flock.New(filepath.Join(dir, ".trust.lock"))
+	if err := l.Lock(); err != nil {
+		return nil, fmt.Errorf("locking install record: %w", err)
+	}
+	return func() { l.Unlock() }, nil
 }
 
 type record struct {

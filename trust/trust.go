@@ -194,6 +194,11 @@ func InstallAll(ctx context.Context, env Env, root *x509.Certificate, rootFile, 
 	if err != nil {
 		return nil, err
 	}
+	unlock, err := lockRecord(recordDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	rec, err := loadRecord(recordDir)
 	if err != nil {
 		return nil, err
@@ -252,6 +257,11 @@ func uninstall(ctx context.Context, env Env, root *x509.Certificate, recordDir s
 	if err != nil {
 		return nil, err
 	}
+	unlock, err := lockRecord(recordDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	rec, err := loadRecord(recordDir)
 	if err != nil {
 		return nil, err

@@ -2,11 +2,13 @@ package trust
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -244,5 +246,38 @@ func TestUninstallRootKeepsOtherRoots(t *testing.T) {
 		if e.SHA256 != fingerprint(tb.cert.Raw) {
 			t.Errorf("record keeps an old entry: %+v", e.Location)
 		}
+	}
+}
+
+// TestConcurrentInstallsKeepEveryEntry runs installs of two roots at once
+// into the same CA home; the record must end up with both.
+func TestConcurrentInstallsKeepEveryEntry(t *testing.T) {
+	tb := linuxTestbed(t)
+	tb.runner.mu = new(sync.Mutex)
+	other := newTestCert(t, "devca root other")
+	otherFile := filepath.Join(tb.base, "other.pem")
+	tb.write(otherFile, string(certPEM(other)))
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, c := range []struct {
+		cert *x509.Certificate
+		file string
+	}{{tb.cert, tb.rootFile}, {other, otherFile}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = InstallAll(context.Background(), tb.env, c.cert, c.file, tb.cahome, []string{StoreNSS})
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := loadRecord(tb.cahome)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Entries) != 2 {
+		t.Errorf("record has %d entries, want 2", len(rec.Entries))
 	}
 }
