@@ -296,18 +296,19 @@ func (f *fakeRunner) security(args []string) (string, int) {
 			fmt.Fprintf(&b, "SHA-256 hash: %s\nSHA-1 hash: %s\nkeychain: %q\n", strings.ToUpper(fingerprint(f.keychain[k])), k, args[len(args)-1])
 		}
 		return b.String(), 0
-	case "dump-trust-settings":
+	case "trust-settings-export":
+		if len(f.trusted) == 0 {
+			return "SecTrustSettingsCreateExternalRepresentation: No Trust Settings were found.", 1
+		}
 		var b strings.Builder
-		n := 0
+		b.WriteString("<plist version=\"1.0\">\n<dict>\n\t<key>trustList</key>\n\t<dict>\n")
 		for k := range f.trusted {
-			cert, _ := x509.ParseCertificate(f.keychain[k])
-			fmt.Fprintf(&b, "Cert %d: %s\n   Number of trust settings : 2\n", n, cert.Subject.CommonName)
-			n++
+			fmt.Fprintf(&b, "\t\t<key>%s</key>\n\t\t<dict></dict>\n", k)
 		}
-		if n == 0 {
-			return "SecTrustSettingsCopyCertificates: No Trust Settings were found.", 1
+		b.WriteString("\t</dict>\n</dict>\n</plist>\n")
+		if err := os.WriteFile(args[len(args)-1], []byte(b.String()), 0o644); err != nil {
+			return err.Error(), 1
 		}
-		return fmt.Sprintf("Number of trusted certs = %d\n", n) + b.String(), 0
 	case "add-trusted-cert":
 		data, err := os.ReadFile(args[len(args)-1])
 		if err != nil {
@@ -412,6 +413,8 @@ func (tb *testbed) write(path, data string) {
 	}
 }
 
+var tempName = regexp.MustCompile(`\$TMP/(devca-root|devca-trust)-[0-9]+`)
+
 // normalize replaces the testbed's temporary paths and the test root's
 // fingerprint with stable placeholders for golden files.
 func (tb *testbed) normalize(s string) string {
@@ -423,19 +426,8 @@ func (tb *testbed) normalize(s string) string {
 		s = strings.ReplaceAll(s, p.path, p.name)
 		s = strings.ReplaceAll(s, strings.ReplaceAll(p.path, "/", `\`), p.name)
 	}
-	// Temporary certificate copies get random names.
-	for {
-		i := strings.Index(s, "$TMP/devca-root-")
-		if i < 0 || strings.Contains(s[i:min(len(s), i+40)], "XXXX") {
-			break
-		}
-		j := strings.Index(s[i:], ".pem")
-		if j < 0 {
-			break
-		}
-		s = s[:i] + "$TMP/devca-root-XXXX" + s[i+j:]
-	}
-	return s
+	// Temporary files and folders get random names.
+	return tempName.ReplaceAllString(s, "$$TMP/${1}-XXXX")
 }
 
 // report renders results, the commands run and the record for a golden

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -35,11 +37,19 @@ func (s *macStore) inKeychain(ctx context.Context, der []byte) (bool, error) {
 	return strings.Contains(string(out), "SHA-1 hash: "+sha1Thumbprint(der)), nil
 }
 
-// hasTrustSettings reports whether the admin trust settings name the
-// certificate; add-trusted-cert -d writes them, and without them the
-// certificate sits in the keychain untrusted.
-func (s *macStore) hasTrustSettings(ctx context.Context, root *Root) (bool, error) {
-	out, err := s.env.Runner.Run(ctx, Cmd{Name: "security", Args: []string{"dump-trust-settings", "-d"}})
+// hasTrustSettings reports whether the admin trust settings cover exactly
+// der; add-trusted-cert -d writes them, and without them the certificate
+// sits in the keychain untrusted. The exported settings are a property list
+// keyed by each certificate's SHA-1 hash, so two roots with the same name
+// are never confused.
+func (s *macStore) hasTrustSettings(ctx context.Context, der []byte) (bool, error) {
+	dir, err := os.MkdirTemp(s.env.TempDir, "devca-trust-")
+	if err != nil {
+		return false, fmt.Errorf("creating temporary folder: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	plist := filepath.Join(dir, "settings.plist")
+	out, err := s.env.Runner.Run(ctx, Cmd{Name: "security", Args: []string{"trust-settings-export", "-d", plist}})
 	if err != nil {
 		// security exits non-zero when there are no admin trust settings.
 		if isExitError(err) && strings.Contains(string(out)+err.Error(), "No Trust Settings") {
@@ -47,12 +57,11 @@ func (s *macStore) hasTrustSettings(ctx context.Context, root *Root) (bool, erro
 		}
 		return false, err
 	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if _, name, ok := strings.Cut(line, ": "); ok && strings.HasPrefix(strings.TrimSpace(line), "Cert ") && strings.TrimSpace(name) == root.Cert.Subject.CommonName {
-			return true, nil
-		}
+	data, err := os.ReadFile(plist)
+	if err != nil {
+		return false, fmt.Errorf("reading exported trust settings: %w", err)
 	}
-	return false, nil
+	return strings.Contains(string(data), "<key>"+sha1Thumbprint(der)+"</key>"), nil
 }
 
 func (s *macStore) Check(ctx context.Context, root *Root) ([]Location, error) {
@@ -62,7 +71,7 @@ func (s *macStore) Check(ctx context.Context, root *Root) ([]Location, error) {
 		return []Location{loc}, fmt.Errorf("reading keychain: %w", err)
 	}
 	if in {
-		if loc.Trusted, err = s.hasTrustSettings(ctx, root); err != nil {
+		if loc.Trusted, err = s.hasTrustSettings(ctx, root.Cert.Raw); err != nil {
 			return []Location{loc}, fmt.Errorf("reading trust settings: %w", err)
 		}
 		if !loc.Trusted {

@@ -38,6 +38,21 @@ func TestMacStore(t *testing.T) {
 	}
 	checkGolden(t, "macos_system", out.String())
 
+	t.Run("fail/same-name-trusted-is-not-enough", func(t *testing.T) {
+		tb := newTestbed(t, "darwin")
+		tb.setTools("security")
+		// An older root with the same name has trust settings; this one
+		// sits in the keychain without them.
+		twin := newTestCert(t, tb.cert.Subject.CommonName)
+		tb.runner.keychain[sha1Thumbprint(twin.Raw)] = twin.Raw
+		tb.runner.trusted[sha1Thumbprint(twin.Raw)] = true
+		tb.runner.keychain[sha1Thumbprint(tb.cert.Raw)] = tb.cert.Raw
+		res, err := StatusAll(context.Background(), tb.env, tb.cert, stores)
+		if err != nil || res[0].Trusted {
+			t.Fatalf("status %+v %v, want not trusted", res[0], err)
+		}
+	})
+
 	t.Run("fail/add-trusted-cert-cancelled", func(t *testing.T) {
 		tb := newTestbed(t, "darwin")
 		tb.setTools("security")
