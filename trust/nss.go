@@ -71,6 +71,7 @@ func (s *nssStore) databases() []nssDB {
 		for _, dir := range []string{
 			filepath.Join(home, ".local", "share", "pki", "nssdb"),
 			filepath.Join(home, "snap", "chromium", "current", ".pki", "nssdb"),
+			filepath.Join(home, ".var", "app", "org.chromium.Chromium", ".pki", "nssdb"),
 		} {
 			if (nssDB{dir: dir}).exists() {
 				add(dir, false)

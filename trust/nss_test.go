@@ -35,6 +35,7 @@ func setupFirefox(tb *testbed) {
 	// Chromium's XDG database and snap Chromium.
 	tb.write(filepath.Join(home, ".local", "share", "pki", "nssdb", "cert9.db"), empty)
 	tb.write(filepath.Join(home, "snap", "chromium", "current", ".pki", "nssdb", "cert9.db"), empty)
+	tb.write(filepath.Join(home, ".var", "app", "org.chromium.Chromium", ".pki", "nssdb", "cert9.db"), empty)
 }
 
 func TestNSSStore(t *testing.T) {
