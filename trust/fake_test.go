@@ -103,7 +103,7 @@ func (f *fakeRunner) Run(_ context.Context, c Cmd) ([]byte, error) {
 	if c.Privileged {
 		line = "[root] " + line
 	}
-	if c.Stdin != nil {
+	if c.Stdin != nil && c.StdinFrom == "" {
 		line += " <stdin"
 	}
 	f.log = append(f.log, line)
@@ -116,7 +116,7 @@ func (f *fakeRunner) Run(_ context.Context, c Cmd) ([]byte, error) {
 			return []byte(fl.out), &CmdError{Argv: argv, Output: fl.out, Err: &exitErr{fl.code}}
 		}
 	}
-	out, code := f.exec(argv)
+	out, code := f.exec(argv, c.Stdin)
 	if code != 0 {
 		return []byte(out), &CmdError{Argv: argv, Output: strings.TrimSpace(out), Err: &exitErr{code}}
 	}
@@ -139,12 +139,15 @@ func flagValue(args []string, name string) string {
 	return args[i+1]
 }
 
-func (f *fakeRunner) exec(argv []string) (string, int) {
+func (f *fakeRunner) exec(argv []string, stdin []byte) (string, int) {
 	name, args := argv[0], argv[1:]
 	switch name {
 	case "install":
 		src, dst := args[len(args)-2], args[len(args)-1]
 		data, err := os.ReadFile(src)
+		if src == "/dev/stdin" {
+			data, err = stdin, nil
+		}
 		if err != nil {
 			return err.Error(), 1
 		}

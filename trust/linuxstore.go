@@ -164,7 +164,10 @@ func (s *linuxStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
 	}
 	const why = "add the devca root to the system trust store"
 	cmds := []Cmd{
-		{Name: "install", Args: []string{"-D", "-m", "0644", root.File, path}, Privileged: true, Why: why},
+		// The root goes in through stdin, from the bytes devca checked,
+		// not from the CA home: root may not read a home on NFS, and the
+		// file could change between the check and the copy.
+		{Name: "install", Args: []string{"-D", "-m", "0644", "/dev/stdin", path}, Stdin: root.PEM, StdinFrom: root.File, Privileged: true, Why: why},
 		s.refreshCmd(why),
 	}
 	if inFile {

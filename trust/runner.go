@@ -15,7 +15,10 @@ type Cmd struct {
 	Name string
 	Args []string
 	// Stdin, when not nil, is written to the command's standard input.
-	Stdin []byte
+	// StdinFrom names a file with the same content, so that String can
+	// show a command the user can run by hand.
+	Stdin     []byte
+	StdinFrom string
 	// Privileged commands change files only root may change. The runner
 	// runs them through sudo when devca is not root.
 	Privileged bool
@@ -30,6 +33,9 @@ func (c Cmd) String() string {
 	parts := []string{shellQuote(c.Name)}
 	for _, a := range c.Args {
 		parts = append(parts, shellQuote(a))
+	}
+	if c.StdinFrom != "" {
+		parts = append(parts, "<", shellQuote(c.StdinFrom))
 	}
 	return strings.Join(parts, " ")
 }
