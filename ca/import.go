@@ -106,6 +106,9 @@ func DecodeP12(data []byte, password string) (*Root, error) {
 	// The key's certificate normally comes first; accept it anywhere.
 	for _, c := range append([]*x509.Certificate{cert}, chain...) {
 		if c != nil && publicKeysEqual(c.PublicKey, key.Public()) {
+			if !c.IsCA || !c.BasicConstraintsValid {
+				return nil, fmt.Errorf("decoding PKCS#12: its certificate %q is not a CA certificate", c.Subject.CommonName)
+			}
 			return &Root{Cert: c, Key: key}, nil
 		}
 	}

@@ -50,6 +50,19 @@ func TestExportImportP12(t *testing.T) {
 		t.Errorf("second Import: %v, want ErrExists", err)
 	}
 
+	// A leaf's PKCS#12 (from 'devca issue --p12') is not a CA to import.
+	leaf, err := src.Issue(LeafRequest{Names: mustNames(t, "leaf.test")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafP12, err := EncodeP12(leaf, src.Cert, "changeit", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeP12(leafP12, "changeit"); err == nil || !strings.Contains(err.Error(), "is not a CA certificate") {
+		t.Errorf("DecodeP12 of a leaf: %v", err)
+	}
+
 	if _, err := src.ExportP12(""); err == nil {
 		t.Error("ExportP12 accepted an empty password")
 	}
