@@ -215,6 +215,24 @@ func TestKeyringStorageEndToEnd(t *testing.T) {
 		t.Error("openssl recovered another key")
 	}
 
+	// A keyring that stops answering: issue gives up after the timeout,
+	// says what to do and writes nothing.
+	cmd = devcaCommand(t, home, work, "issue", "stuck.test")
+	cmd.Env = append(cmd.Env, "DBUS_SESSION_BUS_ADDRESS=unix:path="+silentBus(t), "DEVCA_KEYRING_TIMEOUT=1s")
+	_, stderr = runFail(t, cmd, exitFailure)
+	for _, want := range []string{
+		"devca: error: reading root key's secret from the keyring: Secret Service keyring: the keyring did not answer within 1s",
+		"devca: hint: the Secret Service keyring is probably locked and waiting for an unlock prompt",
+		"devca: hint: once the keyring answers, 'devca key-storage --to passphrase' or '--to file' moves the key out of it",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stuck keyring: stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(work, "stuck.test.pem")); err == nil {
+		t.Error("a stuck keyring still wrote a certificate")
+	}
+
 	// A copy of the home in another folder has no keyring entry of its own.
 	copied := filepath.Join(t.TempDir(), "copy")
 	copyTree(t, home, copied)
@@ -330,11 +348,11 @@ func TestKeyringFallbackWithoutSessionBus(t *testing.T) {
 	})
 }
 
-// TestKeyringTimeout points devca at a "bus" that accepts connections and
-// never says a word, as a Secret Service stuck behind an unlock prompt
-// does: every keyring call gives up after DEVCA_KEYRING_TIMEOUT.
-func TestKeyringTimeout(t *testing.T) {
-	t.Parallel()
+// silentBus listens on a Unix socket that accepts connections and never
+// says a word, as a Secret Service stuck behind an unlock prompt behaves
+// from the client's side, and returns its path.
+func silentBus(t *testing.T) string {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "silent-bus")
 	l, err := net.Listen("unix", sock)
 	if err != nil {
@@ -359,6 +377,15 @@ func TestKeyringTimeout(t *testing.T) {
 			c.Close()
 		}
 	})
+	return sock
+}
+
+// TestKeyringTimeout points devca at a "bus" that accepts connections and
+// never says a word, as a Secret Service stuck behind an unlock prompt
+// does: every keyring call gives up after DEVCA_KEYRING_TIMEOUT.
+func TestKeyringTimeout(t *testing.T) {
+	t.Parallel()
+	sock := silentBus(t)
 	env := []string{"DBUS_SESSION_BUS_ADDRESS=unix:path=" + sock, "DEVCA_KEYRING_TIMEOUT=1s"}
 
 	t.Run("ok/init falls back", func(t *testing.T) {
