@@ -166,7 +166,7 @@ func (f *fakeRunner) exec(argv []string, stdin []byte) (string, int) {
 	case "certutil":
 		return f.certutil(args)
 	case "keytool":
-		return f.keytool(args)
+		return f.keytool(args, stdin)
 	case "security":
 		return f.security(args)
 	case "powershell.exe":
@@ -250,7 +250,7 @@ func (f *fakeRunner) certutil(args []string) (string, int) {
 	return "", 0
 }
 
-func (f *fakeRunner) keytool(args []string) (string, int) {
+func (f *fakeRunner) keytool(args []string, stdin []byte) (string, int) {
 	path := flagValue(args, "-keystore")
 	db, ok := readJSONDB(path)
 	if !ok {
@@ -274,7 +274,10 @@ func (f *fakeRunner) keytool(args []string) (string, int) {
 		}
 		return b.String(), 0
 	case "-importcert":
-		data, _ := os.ReadFile(flagValue(args, "-file"))
+		data := stdin
+		if f := flagValue(args, "-file"); f != "" {
+			data, _ = os.ReadFile(f)
+		}
 		db[alias] = string(data)
 	case "-delete":
 		if _, ok := db[alias]; !ok {

@@ -203,8 +203,10 @@ func (s *javaStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
 			}
 			continue
 		}
-		c := Cmd{Name: keytool, Args: []string{"-importcert", "-noprompt", "-alias", alias, "-file", root.File, "-keystore", ks.path, "-storepass", s.storePass()},
-			Privileged: !s.env.writable(ks.path), Why: "add the devca root to the Java trust store"}
+		// Without -file keytool reads the certificate from stdin: the
+		// checked bytes, readable even when root cannot read the CA home.
+		c := Cmd{Name: keytool, Args: []string{"-importcert", "-noprompt", "-alias", alias, "-keystore", ks.path, "-storepass", s.storePass()},
+			Stdin: root.PEM, StdinFrom: root.File, Privileged: !s.env.writable(ks.path), Why: "add the devca root to the Java trust store"}
 		if _, err := s.env.Runner.Run(ctx, c); err != nil {
 			errs = append(errs, fmt.Errorf("adding root to %q: %w", ks.path, err))
 			continue
