@@ -303,7 +303,7 @@ func (a *Authority) Signer() (crypto.Signer, error) {
 }
 
 func (a *Authority) loadKey() (crypto.Signer, error) {
-	key, err := loadStoredKey(a.Dir, a.Meta, a.Secrets)
+	key, err := loadCurrentKey(a.Dir, a.Meta, a.Secrets)
 	if err != nil {
 		return nil, err
 	}

@@ -367,6 +367,21 @@ func loadStoredKey(dir string, meta Meta, sec Secrets) (crypto.Signer, error) {
 	return key, nil
 }
 
+// loadCurrentKey reads the key meta describes. When that fails because
+// another devca moved the key since meta was read (ca.json now names another
+// copy of the same root's key), it reads the new copy instead.
+func loadCurrentKey(dir string, meta Meta, sec Secrets) (crypto.Signer, error) {
+	key, err := loadStoredKey(dir, meta, sec)
+	if err == nil {
+		return key, nil
+	}
+	now, rerr := readMeta(dir)
+	if rerr != nil || now.Fingerprint != meta.Fingerprint || now.KeyStorage == meta.KeyStorage && now.KeyID == meta.KeyID {
+		return nil, err
+	}
+	return loadStoredKey(dir, now, sec)
+}
+
 // loadFileKey reads the unencrypted key file of file storage.
 func loadFileKey(dir string) (crypto.Signer, error) {
 	path := filepath.Join(dir, RootKeyFile)

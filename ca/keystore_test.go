@@ -427,3 +427,19 @@ func TestPassphraseAttempts(t *testing.T) {
 		t.Fatalf("Signer after two wrong answers: %v (asked %d times)", err, asked)
 	}
 }
+
+// TestSignerFollowsAMove: a devca that loaded the CA just before another
+// one moved the key still finds it.
+func TestSignerFollowsAMove(t *testing.T) {
+	kr := newMemKeyring()
+	dir := filepath.Join(t.TempDir(), "home")
+	createWith(t, dir, StorageKeyring, Secrets{Keyring: kr})
+	early := loadWith(t, dir, Secrets{Keyring: kr})
+	mover := loadWith(t, dir, Secrets{Keyring: kr})
+	if _, err := mover.MoveKey(StorageKeyring, Secrets{Keyring: kr}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := early.Signer(); err != nil {
+		t.Fatalf("Signer after another process moved the key: %v", err)
+	}
+}
