@@ -127,3 +127,13 @@ func (r *record) save(dir string) error {
 	r.dirty = false
 	return nil
 }
+
+// Recorded returns the entries of the install record in dir: every place
+// devca installed a root into and has not removed it from since.
+func Recorded(dir string) ([]Entry, error) {
+	rec, err := loadRecord(dir)
+	if err != nil {
+		return nil, err
+	}
+	return rec.Entries, nil
+}

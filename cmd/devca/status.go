@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,11 +42,18 @@ type storeStatus struct {
 	Description string           `json:"description"`
 	Present     bool             `json:"present"`
 	Trusted     bool             `json:"trusted"`
-	Locations   []trust.Location `json:"locations"`
+	Locations   []statusLocation `json:"locations"`
 	Error       string           `json:"error,omitempty"`
 	// Fix is the next action for a present store that does not trust the
 	// root.
 	Fix string `json:"fix,omitempty"`
+}
+
+// statusLocation is one place of a store; Recorded says that devca put
+// the root there (so 'devca uninstall' removes it).
+type statusLocation struct {
+	trust.Location
+	Recorded bool `json:"recorded"`
 }
 
 // statusReport is what 'devca status --json' prints.
@@ -73,11 +83,21 @@ func runStatus(c *cli.Context, e *env) error {
 	}
 	// Per-store errors land in the report; they are not fatal here.
 	results, _ := trust.StatusAll(context.Background(), tenv, auth.Cert, stores)
+	entries, err := trust.Recorded(auth.Dir)
+	if err != nil {
+		return err
+	}
+	recorded := map[string]bool{}
+	for _, en := range entries {
+		if en.SHA256 == fingerprintHex(auth.Cert) {
+			recorded[en.Store+"\x00"+en.Location] = true
+		}
+	}
 	report := statusReport{Home: auth.Dir, Subject: auth.Cert.Subject.CommonName, FingerprintSHA256: ca.Fingerprint(auth.Cert), Trusted: true}
 	for _, r := range results {
-		s := storeStatus{Store: r.Store, Description: r.Description, Present: r.Present, Trusted: r.Trusted, Locations: r.Locations}
-		if s.Locations == nil {
-			s.Locations = []trust.Location{}
+		s := storeStatus{Store: r.Store, Description: r.Description, Present: r.Present, Trusted: r.Trusted, Locations: []statusLocation{}}
+		for _, l := range r.Locations {
+			s.Locations = append(s.Locations, statusLocation{Location: l, Recorded: recorded[r.Store+"\x00"+l.Path]})
 		}
 		if r.Err != nil {
 			s.Error = r.Err.Error()
@@ -146,12 +166,25 @@ func printStatusTable(e *env, report statusReport) {
 			if l.Missing {
 				mark = "-"
 			}
-			note := ""
+			var notes []string
 			if l.Note != "" {
-				note = " (" + l.Note + ")"
+				notes = append(notes, l.Note)
+			}
+			if l.Recorded {
+				notes = append(notes, "installed by devca")
+			}
+			note := ""
+			if len(notes) > 0 {
+				note = " (" + strings.Join(notes, "; ") + ")"
 			}
 			fmt.Fprintf(tw, "\t\t%s\t  %s%s\n", mark, l.Path, note)
 		}
 	}
 	tw.Flush()
+}
+
+// fingerprintHex is the lowercase hex SHA-256 the install record uses.
+func fingerprintHex(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(sum[:])
 }
