@@ -229,54 +229,71 @@ func (h *Handler) Close() error {
 // ServeHTTP answers one request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.AccessLog != nil {
-		start := h.cfg.Now()
-		rec := &recorder{ResponseWriter: w}
-		defer func() { h.logRequest(r, rec, h.cfg.Now().Sub(start)) }()
-		w = rec
+		if _, logged := w.(*recorder); !logged {
+			h.serveLogged(w, r)
+			return
+		}
 	}
-
 	// Direct map writes with shared, never-modified values: these two
 	// headers go on every response, so they should cost no allocation.
 	hdr := w.Header()
 	hdr["Cache-Control"] = noCache
 	hdr["X-Content-Type-Options"] = nosniff
-	if h.cfg.CORS {
-		hdr.Set("Access-Control-Allow-Origin", "*")
-		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
-			hdr.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
-			if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
-				hdr.Set("Access-Control-Allow-Headers", rh)
-			}
-			hdr.Set("Access-Control-Max-Age", "600")
-			h.applyHeaders(hdr)
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
+	if h.cfg.CORS && h.cors(w, r) {
+		return
 	}
-	h.applyHeaders(hdr)
-
-	if h.live != nil && r.URL.Path == EventsPath {
+	if len(h.headers) > 0 {
+		h.applyHeaders(hdr)
+	}
+	switch {
+	case h.live != nil && r.URL.Path == EventsPath:
 		h.live.serveEvents(w, r)
-		return
-	}
-	if h.root == nil {
+	case h.root == nil:
 		h.forward(w, r)
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		h.serveFiles(w, r)
+	case h.proxy != nil:
+		h.forward(w, r)
+	default:
+		h.methodNotAllowed(w, r)
+	}
+}
+
+// serveLogged answers a request through the access-log recorder and
+// writes its log line.
+func (h *Handler) serveLogged(w http.ResponseWriter, r *http.Request) {
+	start := h.cfg.Now()
+	rec := &recorder{ResponseWriter: w}
+	h.ServeHTTP(rec, r)
+	h.logRequest(r, rec, h.cfg.Now().Sub(start))
+}
+
+// methodNotAllowed answers a method other than GET and HEAD on files.
+func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		if h.proxy != nil {
-			h.forward(w, r)
-			return
-		}
-		hdr.Set("Allow", "GET, HEAD, OPTIONS")
-		if r.Method == http.MethodOptions {
-			w.WriteHeader(http.StatusNoContent)
-			return
-		}
-		h.errorPage(w, r, http.StatusMethodNotAllowed)
-		return
+	h.errorPage(w, r, http.StatusMethodNotAllowed)
+}
+
+// cors adds the CORS header and answers a preflight request, reporting
+// whether it did.
+func (h *Handler) cors(w http.ResponseWriter, r *http.Request) bool {
+	hdr := w.Header()
+	hdr.Set("Access-Control-Allow-Origin", "*")
+	if r.Method != http.MethodOptions || r.Header.Get("Access-Control-Request-Method") == "" {
+		return false
 	}
-	h.serveFiles(w, r)
+	hdr.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
+	if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+		hdr.Set("Access-Control-Allow-Headers", rh)
+	}
+	hdr.Set("Access-Control-Max-Age", "600")
+	h.applyHeaders(hdr)
+	w.WriteHeader(http.StatusNoContent)
+	return true
 }
 
 // applyHeaders adds the configured headers, replacing devca's defaults of
