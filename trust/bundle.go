@@ -36,6 +36,22 @@ func SystemRoots(ctx context.Context, env Env) ([]byte, error) {
 			}
 		}
 		return nil, fmt.Errorf("no system bundle found (looked for %q and others)", linuxBundles[0])
+	case "windows":
+		if env.WindowsRoot == nil {
+			break
+		}
+		// Windows fetches missing public roots on demand, so the store
+		// holds the roots this machine has needed so far: enough for
+		// the sites its users visit, not every public root.
+		certs, err := env.WindowsRoot.All()
+		if err != nil {
+			return nil, fmt.Errorf("listing Windows roots: %w", err)
+		}
+		var buf bytes.Buffer
+		for _, der := range certs {
+			pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: der})
+		}
+		return buf.Bytes(), nil
 	case "darwin":
 		out, err := env.Runner.Run(ctx, Cmd{Name: "security", Args: []string{"find-certificate", "-a", "-p", env.path("/System/Library/Keychains/SystemRootCertificates.keychain")}})
 		if err != nil {

@@ -51,6 +51,28 @@ func (userRootStore) find(store windows.Handle, der []byte) (*windows.CertContex
 	}
 }
 
+// All lists the current user's Root store, which includes the roots of the
+// local machine store.
+func (s userRootStore) All() ([][]byte, error) {
+	store, err := s.open()
+	if err != nil {
+		return nil, err
+	}
+	defer windows.CertCloseStore(store, 0)
+	var out [][]byte
+	var ctx *windows.CertContext
+	for {
+		ctx, err = windows.CertEnumCertificatesInStore(store, ctx)
+		if ctx == nil {
+			if err != nil && err != windows.Errno(windows.CRYPT_E_NOT_FOUND) && err != windows.ERROR_NO_MORE_FILES {
+				return nil, fmt.Errorf("listing the Root store: %w", err)
+			}
+			return out, nil
+		}
+		out = append(out, bytes.Clone(unsafe.Slice(ctx.EncodedCert, ctx.Length)))
+	}
+}
+
 func (s userRootStore) Contains(der []byte) (bool, error) {
 	store, err := s.open()
 	if err != nil {

@@ -57,6 +57,8 @@ type CertStore interface {
 	// Delete removes exactly this certificate, never another one with the
 	// same subject or serial; deleting one that is absent is not an error.
 	Delete(der []byte) error
+	// All returns every certificate in the store.
+	All() ([][]byte, error)
 }
 
 // DefaultEnv returns the Env of the running process. getenv is usually

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -88,6 +89,8 @@ func (s *fakeCertStore) Add(der []byte) error {
 	return nil
 }
 
+func (s *fakeCertStore) All() ([][]byte, error) { return s.certs, nil }
+
 func (s *fakeCertStore) Delete(der []byte) error {
 	s.log = append(s.log, "delete "+sha1Thumbprint(der))
 	for i, c := range s.certs {
@@ -131,6 +134,17 @@ func TestWindowsStore(t *testing.T) {
 		t.Errorf("store after uninstall holds %d certificates, want only the look-alike", len(store.certs))
 	}
 	checkGolden(t, "windows_user_root", out.String())
+
+	t.Run("ok/bundle-from-the-root-store", func(t *testing.T) {
+		out := filepath.Join(tb.cahome, BundleFile)
+		if _, err := WriteBundle(ctx, tb.env, tb.cert, out); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(out)
+		if !containsCert(data, lookalike) || !containsCert(data, tb.cert) {
+			t.Errorf("bundle lacks the store's root or devca's")
+		}
+	})
 
 	t.Run("fail/unsupported-without-store", func(t *testing.T) {
 		tb := newTestbed(t, "windows")
