@@ -87,6 +87,8 @@ func runInit(c *cli.Context, e *env) error {
 		}
 	} else if err == nil && importRequested(c) {
 		return withHints(fmt.Errorf("a CA already exists in %q, and init never replaces one", dir), "add --new to replace it with the imported root")
+	} else if err == nil && c.String("key-storage") != "" {
+		e.notef("--key-storage only applies to a new CA; 'devca key-storage --to %s' moves this one's key", c.String("key-storage"))
 	}
 	switch {
 	case err == nil && !c.Bool("new"):
