@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"runtime"
 	"strings"
 )
 
@@ -52,7 +53,7 @@ type Runner interface {
 // ExecRunner runs commands with os/exec, never through a shell.
 type ExecRunner struct {
 	// Euid is the effective user id; privileged commands use sudo unless it
-	// is 0. On Windows it is ignored.
+	// is 0. On Windows it is ignored and nothing uses sudo.
 	Euid int
 	// LookPath finds programs; nil means exec.LookPath.
 	LookPath func(string) (string, error)
@@ -93,7 +94,9 @@ func (r *ExecRunner) argv(c Cmd) (argv []string, sudo bool, err error) {
 		return nil, false, &CmdError{Argv: append([]string{c.Name}, c.Args...), Err: fmt.Errorf("finding %s: %w", c.Name, err)}
 	}
 	argv = append([]string{path}, c.Args...)
-	if !c.Privileged || r.Euid == 0 {
+	// Windows has no sudo to speak of: a privileged command runs as is and
+	// fails with "access denied" unless devca runs elevated.
+	if !c.Privileged || r.Euid == 0 || runtime.GOOS == "windows" {
 		return argv, false, nil
 	}
 	sudoPath, err := lookPath("sudo")
