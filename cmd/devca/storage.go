@@ -213,17 +213,26 @@ func (h *hintingKeyring) explain(err error) error {
 	if !errors.As(err, &ke) {
 		return withHints(err, "unset "+envKeyringTimeout+" or set it to a duration such as 10s")
 	}
-	var hints []string
+	unlock := "log in to the desktop, or run 'gnome-keyring-daemon --unlock' on a headless machine"
+	check := "check that a Secret Service (gnome-keyring, KWallet) runs in this session and that its default collection is unlocked"
+	switch h.e.goos() {
+	case "darwin":
+		unlock = "run 'security unlock-keychain' or unlock it in Keychain Access"
+		check = "check that the login keychain exists and is unlocked ('security show-keychain-info')"
+	case "windows":
+		unlock = "sign in to Windows interactively"
+		check = "check that Credential Manager works for this user (Control Panel, Credential Manager)"
+	}
+	var hint string
 	switch {
 	case errors.Is(err, ca.ErrNoSessionBus):
-		hints = append(hints, "the "+name+" is reached over D-Bus: run devca in a desktop session, or start one with 'dbus-run-session -- $SHELL' and 'gnome-keyring-daemon --unlock --components=secrets'")
+		hint = "the " + name + " is reached over D-Bus: run devca in a desktop session, or start one with 'dbus-run-session -- $SHELL' and 'gnome-keyring-daemon --unlock --components=secrets'"
 	case errors.Is(err, ca.ErrKeyringTimeout):
-		hints = append(hints, "the "+name+" is probably locked and waiting for an unlock prompt: unlock it (log in to the desktop, or 'gnome-keyring-daemon --unlock' on a headless machine), or wait longer with "+envKeyringTimeout+"=30s")
+		hint = "the " + name + " is probably locked and waiting for an unlock prompt: " + unlock + ", or wait longer with " + envKeyringTimeout + "=30s"
 	default:
-		hints = append(hints, "check that a Secret Service (gnome-keyring, KWallet) runs in this session and that its default collection is unlocked")
+		hint = check
 	}
-	hints = append(hints, h.way)
-	return withHints(err, hints...)
+	return withHints(err, hint, h.way)
 }
 
 // passphrase returns the passphrase in the variable name, else asks for it
