@@ -59,6 +59,20 @@ func runUninstall(c *cli.Context, e *env) error {
 	return explainTrustErrors(results, err, "removing")
 }
 
+// uninstallRoot removes only the root old from the stores devca recorded it
+// in (trust.json in the CA home dir), printing one line per store; stores
+// are as from selectedStores. When init replaces a CA it calls this, so that
+// the retired root stops being trusted while the new one stays.
+func uninstallRoot(e *env, dir string, old *x509.Certificate, stores []string) error {
+	tenv, err := e.trustEnv()
+	if err != nil {
+		return err
+	}
+	results, err := trust.UninstallRoot(context.Background(), tenv, old, dir, stores)
+	printUninstallResults(e, results)
+	return explainTrustErrors(results, err, "removing")
+}
+
 func printUninstallResults(e *env, results []trust.Result) {
 	printResults(e, results, func(r trust.Result) string {
 		switch {
