@@ -12,6 +12,19 @@
 // store. A failure in one store never stops the others: the errors are
 // joined and every store still gets its Result.
 //
+// # Platforms
+//
+// On Linux the system store is the distribution's anchor folder and rebuild
+// command (Debian/Ubuntu, Alpine, Fedora/RHEL, Arch, openSUSE); on macOS it
+// is the System keychain with admin trust settings; on Windows the current
+// user's Root store through crypt32. Which code runs is chosen by
+// [Env.GOOS], not by build tags, so Linux tests cover every platform's
+// command lines; only the crypt32 calls live in a Windows-only file.
+//
+// Runtimes that keep their own roots are covered by [WriteBundle] (a bundle
+// of the system roots plus the devca root, for REQUESTS_CA_BUNDLE and the
+// like) and [JavaTrustStore] (a trust store file for one Java program).
+//
 // # The install record
 //
 // Every certificate devca adds is written down in the record file
