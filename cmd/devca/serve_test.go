@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -117,8 +118,15 @@ func freeLoopbackPort(t *testing.T) int {
 // for the URL it prints.
 func startServe(t *testing.T, home string, args ...string) *serveProcess {
 	t.Helper()
+	return startServeEnv(t, []string{"DEVCA_HOME=" + home, "SSL_CERT_FILE=", "SSL_CERT_DIR="}, args...)
+}
+
+// startServeEnv is startServe with the child's extra environment spelled
+// out.
+func startServeEnv(t *testing.T, env []string, args ...string) *serveProcess {
+	t.Helper()
 	cmd := exec.Command(devcaBinary(t), append([]string{"serve"}, args...)...)
-	cmd.Env = append(os.Environ(), "DEVCA_HOME="+home, "SSL_CERT_FILE=", "SSL_CERT_DIR=")
+	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -712,5 +720,31 @@ func TestServeChromiumLiveReload(t *testing.T) {
 		}
 		os.WriteFile(page, []byte(fmt.Sprintf("<html><body><h1>v%d</h1></body></html>", i)), 0o644)
 		time.Sleep(time.Second)
+	}
+}
+
+// TestServeReportsTrustedRoot: when the system trust store (here
+// SSL_CERT_FILE, which Go reads on Linux) holds the root, serve says so and
+// gives no hint.
+func TestServeReportsTrustedRoot(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("SSL_CERT_FILE replaces the system roots only on Linux and BSDs")
+	}
+	home := filepath.Join(t.TempDir(), "cahome")
+	var stderr bytes.Buffer
+	getenv := func(k string) string {
+		if k == "DEVCA_HOME" {
+			return home
+		}
+		return ""
+	}
+	if code := run([]string{"devca", "init", "--no-trust"}, strings.NewReader(""), io.Discard, &stderr, getenv); code != 0 {
+		t.Fatalf("init: %d %s", code, stderr.String())
+	}
+	p := startServeEnv(t, []string{"DEVCA_HOME=" + home, "SSL_CERT_FILE=" + filepath.Join(home, "rootCA.pem"), "SSL_CERT_DIR=" + t.TempDir()},
+		"--quiet", "--addr", fmt.Sprintf("localhost:%d", freeLoopbackPort(t)), t.TempDir())
+	p.stop(t)
+	if !strings.Contains(p.stderr.String(), "devca: the root CA is trusted on this machine") || strings.Contains(p.stderr.String(), "hint") {
+		t.Errorf("stderr:\n%s", p.stderr.String())
 	}
 }
