@@ -24,8 +24,24 @@ const maxInjectSize = 16 << 20
 const debounce = 75 * time.Millisecond
 
 // liveScript is added to HTML pages. It reconnects on its own (EventSource
-// does) and reloads on each "reload" event.
-var liveScript = []byte(`<script>new EventSource("` + EventsPath + `").addEventListener("reload", function () { location.reload(); });</script>`)
+// does), reloads the page on a "reload" event, and on a "css" event (only
+// stylesheets changed) reloads just the stylesheets, so the page keeps its
+// scroll position and state.
+var liveScript = []byte(`<script>(function () {
+var es = new EventSource("` + EventsPath + `");
+es.addEventListener("reload", function () { location.reload(); });
+es.addEventListener("css", function () {
+  document.querySelectorAll('link[rel~="stylesheet"]').forEach(function (l) {
+    var u = new URL(l.href, location.href); u.searchParams.set("devca", Date.now()); l.href = u.href;
+  });
+});
+})();</script>`)
+
+// Events a page receives.
+const (
+	eventReload = "reload"
+	eventCSS    = "css"
+)
 
 // injectLiveReload puts the script before </body>, or at the end of a page
 // without one.
@@ -48,7 +64,7 @@ type liveReload struct {
 	log      *log.Logger
 
 	mu      sync.Mutex
-	clients map[chan struct{}]struct{}
+	clients map[chan string]struct{}
 	closed  bool
 	done    chan struct{}
 	once    sync.Once
@@ -64,7 +80,7 @@ func newLiveReload(dir string, dotfiles bool, logger *log.Logger) (*liveReload, 
 	if err != nil {
 		return nil, fmt.Errorf("starting live reload: %w", err)
 	}
-	lr := &liveReload{watcher: w, dotfiles: dotfiles, log: logger, clients: map[chan struct{}]struct{}{}, done: make(chan struct{})}
+	lr := &liveReload{watcher: w, dotfiles: dotfiles, log: logger, clients: map[chan string]struct{}{}, done: make(chan struct{})}
 	if err := lr.addTree(dir); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("starting live reload: %w", err)
@@ -105,6 +121,7 @@ func (lr *liveReload) loop() {
 	defer lr.wg.Done()
 	var timer *time.Timer
 	var fire <-chan time.Time
+	onlyCSS := true // every change in this burst was a stylesheet
 	for {
 		select {
 		case ev, ok := <-lr.watcher.Events:
@@ -119,13 +136,21 @@ func (lr *liveReload) loop() {
 					lr.addTree(ev.Name)
 				}
 			}
+			if !strings.EqualFold(filepath.Ext(ev.Name), ".css") {
+				onlyCSS = false
+			}
 			if timer == nil {
 				timer = time.NewTimer(debounce)
 				fire = timer.C
 			}
 		case <-fire:
 			timer, fire = nil, nil
-			lr.broadcast()
+			if onlyCSS {
+				lr.broadcast(eventCSS)
+			} else {
+				lr.broadcast(eventReload)
+			}
+			onlyCSS = true
 		case err, ok := <-lr.watcher.Errors:
 			if !ok {
 				return
@@ -144,29 +169,38 @@ func (lr *liveReload) ignored(name string) bool {
 	return (!lr.dotfiles && strings.HasPrefix(base, ".")) || strings.HasSuffix(base, "~")
 }
 
-func (lr *liveReload) broadcast() {
+// broadcast tells every page about a change. A page has room for one
+// pending event; a reload replaces a pending css event, which it includes.
+func (lr *liveReload) broadcast(event string) {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	for c := range lr.clients {
 		select {
-		case c <- struct{}{}:
-		default: // a reload is already pending for this client
+		case c <- event:
+		default:
+			if event == eventReload {
+				select {
+				case <-c:
+				default:
+				}
+				c <- event // only broadcast sends, under lr.mu: there is room
+			}
 		}
 	}
 }
 
-func (lr *liveReload) subscribe() (chan struct{}, bool) {
+func (lr *liveReload) subscribe() (chan string, bool) {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	if lr.closed {
 		return nil, false
 	}
-	c := make(chan struct{}, 1)
+	c := make(chan string, 1)
 	lr.clients[c] = struct{}{}
 	return c, true
 }
 
-func (lr *liveReload) unsubscribe(c chan struct{}) {
+func (lr *liveReload) unsubscribe(c chan string) {
 	lr.mu.Lock()
 	delete(lr.clients, c)
 	lr.mu.Unlock()
@@ -188,7 +222,8 @@ func (lr *liveReload) close() {
 // and the idle timeout do not cut it.
 const keepAlive = 30 * time.Second
 
-// serveEvents streams server-sent events: "event: reload" on each change.
+// serveEvents streams server-sent events: "event: reload" on each change,
+// or "event: css" when only stylesheets changed.
 func (lr *liveReload) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET")
@@ -215,8 +250,8 @@ func (lr *liveReload) serveEvents(w http.ResponseWriter, r *http.Request) {
 	defer tick.Stop()
 	for {
 		select {
-		case <-c:
-			fmt.Fprint(w, "event: reload\ndata: reload\n\n")
+		case event := <-c:
+			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, event)
 		case <-tick.C:
 			fmt.Fprint(w, ": ping\n\n")
 		case <-r.Context().Done():

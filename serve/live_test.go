@@ -84,7 +84,12 @@ func TestLiveReload(t *testing.T) {
 	os.Mkdir(filepath.Join(dir, "new"), 0o755)
 	waitFor("event: reload")
 	time.Sleep(200 * time.Millisecond) // let the watcher add the new folder
+	// Only a stylesheet changed: the page swaps its stylesheets instead.
 	os.WriteFile(filepath.Join(dir, "new", "x.css"), []byte("a{}"), 0o644)
+	waitFor("event: css")
+	// A stylesheet and a page in one burst: a full reload.
+	os.WriteFile(filepath.Join(dir, "new", "x.css"), []byte("b{}"), 0o644)
+	os.WriteFile(filepath.Join(dir, "index.html"), []byte("<body>v2</body>"), 0o644)
 	waitFor("event: reload")
 
 	// Closing the handler ends the stream, so shutdown is not held up.
@@ -141,5 +146,32 @@ func TestShutdownEndsEventStreams(t *testing.T) {
 	}
 	if got := body(t, do(t, h, "GET", "/a.txt")); got != "a" {
 		t.Errorf("after Shutdown, before Close: %q", got)
+	}
+}
+
+func TestBroadcastCoalesces(t *testing.T) {
+	lr := &liveReload{clients: map[chan string]struct{}{}}
+	c, _ := lr.subscribe()
+	for i, tc := range []struct {
+		events []string
+		want   string
+	}{
+		{[]string{eventCSS}, eventCSS},
+		{[]string{eventCSS, eventCSS}, eventCSS},
+		{[]string{eventCSS, eventReload}, eventReload},
+		{[]string{eventReload, eventCSS}, eventReload},
+		{[]string{eventReload, eventReload}, eventReload},
+	} {
+		for _, e := range tc.events {
+			lr.broadcast(e)
+		}
+		if got := <-c; got != tc.want {
+			t.Errorf("Test %d: %v gave %q, want %q", i, tc.events, got, tc.want)
+		}
+		select {
+		case extra := <-c:
+			t.Errorf("Test %d: a second event %q", i, extra)
+		default:
+		}
 	}
 }
