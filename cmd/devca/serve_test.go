@@ -675,7 +675,9 @@ func TestServeChromiumLiveReload(t *testing.T) {
 	home := filepath.Join(t.TempDir(), "cahome")
 	site := t.TempDir()
 	page := filepath.Join(site, "index.html")
-	os.WriteFile(page, []byte("<html><body><h1>v1</h1></body></html>"), 0o644)
+	os.WriteFile(page, []byte(`<html><head><link rel="stylesheet" href="style.css"></head><body><h1>v1</h1></body></html>`), 0o644)
+	css := filepath.Join(site, "style.css")
+	os.WriteFile(css, []byte("h1 { color: red }"), 0o644)
 	port := freeLoopbackPort(t)
 	p := startServe(t, home, "--live-reload", "--addr", fmt.Sprintf("localhost:%d", port), site)
 	defer p.stop(t)
@@ -718,8 +720,23 @@ func TestServeChromiumLiveReload(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("Chromium did not reload the page within 45s:\n%s", p.stderr.String())
 		}
-		os.WriteFile(page, []byte(fmt.Sprintf("<html><body><h1>v%d</h1></body></html>", i)), 0o644)
+		os.WriteFile(page, []byte(fmt.Sprintf(`<html><head><link rel="stylesheet" href="style.css"></head><body><h1>v%d</h1></body></html>`, i)), 0o644)
 		time.Sleep(time.Second)
+	}
+
+	// A stylesheet edit reloads the stylesheet alone, not the page.
+	time.Sleep(500 * time.Millisecond)
+	pages := strings.Count(p.stderr.String(), " GET / 200 ")
+	deadline = time.Now().Add(45 * time.Second)
+	for i := 0; !strings.Contains(p.stderr.String(), " GET /style.css?devca="); i++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("Chromium did not reload the stylesheet within 45s:\n%s", p.stderr.String())
+		}
+		os.WriteFile(css, []byte(fmt.Sprintf("h1 { color: red; margin: %dpx }", i)), 0o644)
+		time.Sleep(time.Second)
+	}
+	if n := strings.Count(p.stderr.String(), " GET / 200 "); n != pages {
+		t.Errorf("a stylesheet edit reloaded the page (%d loads, want %d):\n%s", n, pages, p.stderr.String())
 	}
 }
 
