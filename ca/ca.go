@@ -201,6 +201,11 @@ func rootTemplate(pub crypto.PublicKey, opts CreateOptions, now time.Time) (*x50
 			CommonName:         truncate("devca root "+who+" "+now.UTC().Format("2006-01-02"), 64),
 			Organization:       []string{"devca development CA"},
 			OrganizationalUnit: []string{truncate(who, 64)},
+			// Two roots of one machine must never share a subject: NSS
+			// files every certificate of a subject under one nickname, so
+			// a new root would take the old one's place there. Part of
+			// the random serial keeps each subject unique.
+			SerialNumber: serial.Text(16)[:16],
 		},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(RootLifetime),

@@ -78,6 +78,7 @@ func runInit(c *cli.Context, e *env) error {
 		return err
 	}
 
+	var replaced *ca.Authority // the CA that --new retires, if any
 	existing, err := ca.Load(dir)
 	var plan *rootPlan
 	if errors.Is(err, ca.ErrNoCA) || err == nil && c.Bool("new") {
@@ -105,6 +106,7 @@ func runInit(c *cli.Context, e *env) error {
 			return err
 		}
 		e.notef("moved the old CA to %q", retired)
+		replaced = existing
 	case errors.Is(err, ca.ErrNoCA):
 		if c.Bool("new") {
 			e.notef("there is no CA to replace in %q; creating one", dir)
@@ -126,7 +128,20 @@ func runInit(c *cli.Context, e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "%s in %s\n", plan.done(), dir)
 	printRootSummary(e, auth)
-	return ensureTrust(c, e, auth)
+	if err := ensureTrust(c, e, auth); err != nil {
+		return err
+	}
+	if replaced != nil && !c.Bool("no-trust") {
+		// The retired root must not stay trusted: remove exactly what the
+		// install record says devca added for it.
+		e.notef("removing the old root from the trust stores")
+		stores, err := selectedStores(c, e)
+		if err != nil {
+			return err
+		}
+		return uninstallRoot(e, dir, replaced.Cert, stores)
+	}
+	return nil
 }
 
 // printRootSummary prints the lines that identify a root.
