@@ -29,7 +29,7 @@
 //
 // With [Config.LiveReload] the folder is watched and every HTML page served
 // gets a small script that reloads it on change, through server-sent events
-// at [EventsPath]. With [Config.Proxy] requests that match no file go to a
+// at [EventsPath]; when only stylesheets changed, it reloads just those. With [Config.Proxy] requests that match no file go to a
 // plain-HTTP upstream, WebSocket upgrades included.
 package serve
 
