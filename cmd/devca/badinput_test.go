@@ -101,7 +101,7 @@ func devcaCommand(t testing.TB, home, dir string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command("devca", args...)
 	cmd.Dir = dir
-	env := []string{"DEVCA_HOME=" + home, "HOME=" + filepath.Join(home, "userhome"), "USER=tester"}
+	env := []string{"DEVCA_HOME=" + home, "HOME=" + filepath.Join(home, "userhome"), "USER=tester", "DEVCA_KEY_STORAGE=file"}
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
 		if name == "DEVCA_HOME" || name == "HOME" || strings.HasPrefix(name, "DEVCA_") {

@@ -38,6 +38,9 @@ func TestScript(t *testing.T) {
 			ts.Setenv("DEVCA_HOME", filepath.Join(ts.WorkDir, "cahome"))
 			ts.Setenv("HOME", filepath.Join(ts.WorkDir, "userhome"))
 			ts.Setenv("USER", "tester")
+			// Tests that are not about key storage never touch a keyring
+			// the machine may have; the key storage tests choose their own.
+			ts.Setenv("DEVCA_KEY_STORAGE", "file")
 			for _, v := range trustOverrides {
 				ts.Setenv(v, "")
 			}
