@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/devca/devca/ca"
+	"github.com/devca/devca/trust"
 )
 
 // envCAP12Password is the password of an exported CA file, for export and
@@ -22,15 +23,19 @@ func newExportCommand(e *env) *cli.Command {
 		Usage: "export the root CA with its key, password-protected, to move it to another machine",
 		UsageText: "devca export --p12 devca-ca.p12                 asks for a password\n" +
 			envCAP12Password + "=… devca export --p12 devca-ca.p12\n" +
-			"devca init --import devca-ca.p12                 (on the other machine)",
+			"devca init --import devca-ca.p12                 (on the other machine)\n" +
+			"devca export --java-truststore devca-trust.p12   for java -Djavax.net.ssl.trustStore=…",
 		Description: "The PKCS#12 file holds the root certificate and its private key, encrypted with AES-256\n" +
 			"under a key derived from the password (PBKDF2-HMAC-SHA-256, 600,000 iterations). Whoever\n" +
 			"has the file and the password can sign certificates every machine trusting this CA accepts,\n" +
-			"so share it only as a team shares one development CA. --no-password writes it unencrypted.",
+			"so share it only as a team shares one development CA. --no-password writes it unencrypted.\n" +
+			"--java-truststore writes only the root certificate, as a PKCS#12 trust store (password\n" +
+			"changeit) for Java apps started with -Djavax.net.ssl.trustStore, without touching the JDK.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "p12", Usage: "write the PKCS#12 file to `FILE`"},
 			&cli.StringFlag{Name: "password", Usage: "encrypt with `PASSWORD` (visible to other users in the process list; prefer " + envCAP12Password + " or the prompt)"},
 			&cli.BoolFlag{Name: "no-password", Usage: "write the key unencrypted (anyone who reads the file can sign certificates)"},
+			&cli.StringFlag{Name: "java-truststore", Usage: "write the root certificate (no key) as a Java PKCS#12 trust store to `FILE`"},
 			&cli.BoolFlag{Name: "force", Usage: "overwrite FILE if it exists"},
 		},
 		Action: func(c *cli.Context) error { return runExport(c, e) },
@@ -41,8 +46,14 @@ func runExport(c *cli.Context, e *env) error {
 	if c.NArg() > 0 {
 		return usageErrorf("export takes no arguments, got %q (write the file name after --p12)", c.Args().First())
 	}
+	if c.String("java-truststore") != "" {
+		if c.String("p12") != "" || c.IsSet("password") || c.Bool("no-password") {
+			return usageErrorf("--java-truststore exports the certificate alone; it cannot be combined with --p12, --password or --no-password")
+		}
+		return runExportJavaTrustStore(c, e)
+	}
 	if c.String("p12") == "" {
-		return usageErrorf("export needs --p12 FILE")
+		return usageErrorf("export needs --p12 FILE (the root and its key) or --java-truststore FILE (the root only)")
 	}
 	if c.Bool("no-password") && c.IsSet("password") {
 		return usageErrorf("--password and --no-password cannot be used together")
@@ -85,6 +96,31 @@ func runExport(c *cli.Context, e *env) error {
 	fmt.Fprintf(e.stdout, "exported the root CA and its key to %s\n", displayPath(path))
 	fmt.Fprintf(e.stdout, "  fingerprint  SHA256 %s\n", ca.Fingerprint(auth.Cert))
 	e.notef("import it on another machine with 'devca init --import %s'", filepath.Base(path))
+	return nil
+}
+
+// runExportJavaTrustStore writes the root alone as a PKCS#12 trust store
+// that Java reads with its default password.
+func runExportJavaTrustStore(c *cli.Context, e *env) error {
+	path := absPath(c.String("java-truststore"))
+	if !c.Bool("force") {
+		if _, err := os.Lstat(path); err == nil {
+			return withHints(fmt.Errorf("exporting the trust store: %q exists", path), "choose another name, or pass --force to overwrite it")
+		}
+	}
+	auth, err := e.loadCA()
+	if err != nil {
+		return err
+	}
+	data, err := trust.JavaTrustStore(auth.Cert, ca.DefaultP12Password)
+	if err != nil {
+		return fmt.Errorf("exporting the trust store: %w", err)
+	}
+	if err := ca.WriteFileAtomic(path, data, ca.CertPerm); err != nil {
+		return fmt.Errorf("exporting the trust store: %w", err)
+	}
+	fmt.Fprintf(e.stdout, "wrote a Java trust store with the root CA to %s (password %s)\n", displayPath(path), ca.DefaultP12Password)
+	e.notef("use it with: java -Djavax.net.ssl.trustStore=%s -Djavax.net.ssl.trustStorePassword=%s …", path, ca.DefaultP12Password)
 	return nil
 }
 
