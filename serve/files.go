@@ -117,7 +117,7 @@ func (h *Handler) serveDir(w http.ResponseWriter, r *http.Request, real string) 
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, err error) {
 	status := statusOf(err)
 	if status == http.StatusInternalServerError {
-		h.errorLog.Printf("devca serve: %s %s: %v", r.Method, r.URL.EscapedPath(), err)
+		h.errorLog.Printf("serving %s %s: %v", r.Method, r.URL.EscapedPath(), err)
 	}
 	if status != http.StatusNotFound {
 		h.errorPage(w, r, status)
@@ -255,7 +255,7 @@ func etagPrefix(mod time.Time, size int64) string {
 func statusOrServerError(h *Handler, r *http.Request, err error) int {
 	status := statusOf(err)
 	if status == http.StatusInternalServerError {
-		h.errorLog.Printf("devca serve: %s %s: %v", r.Method, r.URL.EscapedPath(), err)
+		h.errorLog.Printf("serving %s %s: %v", r.Method, r.URL.EscapedPath(), err)
 	}
 	return status
 }

@@ -99,7 +99,7 @@ func (h *Handler) serveListing(w http.ResponseWriter, r *http.Request, real stri
 		return
 	}
 	if err := listingTemplate.Execute(out, page); err != nil {
-		h.errorLog.Printf("devca serve: rendering listing of %q: %v", r.URL.Path, err)
+		h.errorLog.Printf("rendering the listing of %q: %v", r.URL.Path, err)
 	}
 }
 

@@ -111,7 +111,7 @@ func (lr *liveReload) addTree(dir string) error {
 			if p == dir {
 				return err
 			}
-			lr.log.Printf("devca serve: live reload cannot watch %q: %v", p, err)
+			lr.log.Printf("live reload cannot watch %q: %v", p, err)
 		}
 		return nil
 	})
@@ -155,7 +155,7 @@ func (lr *liveReload) loop() {
 			if !ok {
 				return
 			}
-			lr.log.Printf("devca serve: live reload: %v", err)
+			lr.log.Printf("live reload: %v", err)
 		case <-lr.done:
 			return
 		}

@@ -34,7 +34,7 @@ func newProxy(target *url.URL, logger *log.Logger, modify func(http.Header)) (ht
 		},
 		ErrorLog: logger,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			logger.Printf("devca serve: proxy %s %s to %s: %v", r.Method, r.URL.EscapedPath(), shown, err)
+			logger.Printf("proxying %s %s to %s: %v", r.Method, r.URL.EscapedPath(), shown, err)
 			badGateway(w, r, shown)
 		},
 	}

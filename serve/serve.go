@@ -85,7 +85,8 @@ type Config struct {
 	// AccessLog receives one line per request; nil means no log.
 	AccessLog io.Writer
 	// ErrorLog receives problems the client is not told about in detail
-	// (upstream errors, failed reads); nil means AccessLog.
+	// (upstream errors, failed reads), one line per write without a
+	// prefix, so the caller can add its own; nil means AccessLog.
 	ErrorLog io.Writer
 	// Now is the clock for log lines; nil means time.Now.
 	Now func() time.Time

@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -191,6 +192,9 @@ func runServe(c *cli.Context, e *env) error {
 	if !o.quiet {
 		accessLog = e.stderr
 	}
+	// Problems the server meets while running are warnings in the devca
+	// format; access-log lines stay bare so they can be parsed.
+	warnings := &prefixWriter{w: e.stderr, prefix: "devca: warning: "}
 	// Keys are never served, even from a CA home inside the folder.
 	var deny []string
 	if home, err := e.home(); err == nil {
@@ -202,14 +206,14 @@ func runServe(c *cli.Context, e *env) error {
 	h, err := serve.New(serve.Config{
 		Dir: dir, NoListing: c.Bool("no-list"), SPA: c.Bool("spa"), Dotfiles: c.Bool("dotfiles"),
 		CORS: c.Bool("cors"), Headers: o.headers, LiveReload: c.Bool("live-reload"), Proxy: o.proxy,
-		AccessLog: accessLog, ErrorLog: e.stderr, Deny: deny,
+		AccessLog: accessLog, ErrorLog: warnings, Deny: deny,
 	})
 	if err != nil {
 		return withHints(err, "serve a folder outside the CA home (see 'devca home')")
 	}
 	defer h.Close()
 	tlsCfg := serve.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil })
-	srv := serve.NewServer(h, tlsCfg, e.stderr)
+	srv := serve.NewServer(h, tlsCfg, warnings)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -220,7 +224,7 @@ func runServe(c *cli.Context, e *env) error {
 		go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	}
 	if o.redirectHTTP != "" {
-		rs, err := startRedirect(o.redirectHTTP, port, errc, e.stderr)
+		rs, err := startRedirect(o.redirectHTTP, port, errc, warnings)
 		if err != nil {
 			return err
 		}
@@ -266,6 +270,28 @@ func runServe(c *cli.Context, e *env) error {
 	stop() // a second Ctrl-C now kills at once
 	shutdown(servers)
 	return nil
+}
+
+// prefixWriter starts every line written through it with prefix. The
+// loggers that write to it send one whole line per Write.
+type prefixWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if line == "" {
+			continue
+		}
+		if _, err := io.WriteString(p.w, p.prefix+line); err != nil {
+			return 0, err
+		}
+	}
+	return len(b), nil
 }
 
 // shutdown stops every server, letting requests in flight finish within
@@ -554,7 +580,7 @@ func startRootPage(e *env, auth *ca.Authority, httpsPort int, lanIPs []net.IP, e
 	if err != nil {
 		return nil, fmt.Errorf("listening on port %d: %w", port, err)
 	}
-	srv := serve.NewServer(h, nil, e.stderr)
+	srv := serve.NewServer(h, nil, &prefixWriter{w: e.stderr, prefix: "devca: warning: "})
 	go func() { errc <- srv.Serve(ln) }()
 	e.notef("phones on this network can get the root CA at:")
 	for _, ip := range lanIPs {

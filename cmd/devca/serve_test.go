@@ -765,3 +765,33 @@ func TestServeReportsTrustedRoot(t *testing.T) {
 		t.Errorf("stderr:\n%s", p.stderr.String())
 	}
 }
+
+// TestServeWarningsFormat: problems met while serving (here an upstream
+// that is down) reach stderr as devca warnings; the client gets the 502 page.
+func TestServeWarningsFormat(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String()
+	ln.Close()
+	home := filepath.Join(t.TempDir(), "cahome")
+	p := startServe(t, home, "--quiet", "--addr", fmt.Sprintf("localhost:%d", freeLoopbackPort(t)), "--proxy", down)
+	rootPEM, _ := os.ReadFile(filepath.Join(home, "rootCA.pem"))
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(rootPEM)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 10 * time.Second}
+	resp, err := client.Get(p.url + "api")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	client.CloseIdleConnections()
+	p.stop(t)
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Errorf("status %d, want 502", resp.StatusCode)
+	}
+	if want := "devca: warning: proxying GET /api to " + down + ": "; !strings.Contains(p.stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, p.stderr.String())
+	}
+}
