@@ -60,6 +60,10 @@ var (
 	nosniff = []string{"nosniff"}
 )
 
+// ErrDeniedDir is returned by New when the folder to serve lies inside one
+// of [Config.Deny], such as the CA home.
+var ErrDeniedDir = errors.New("refusing to serve a folder that holds private keys")
+
 // Config says what a Handler serves and how.
 type Config struct {
 	// Dir is the folder to serve. Empty means no files: every request goes
@@ -191,7 +195,7 @@ func denyList(dir string, deny []string) ([]string, error) {
 			real = r
 		}
 		if rel, err := filepath.Rel(real, realDir); err == nil && filepath.IsLocal(rel) {
-			return nil, fmt.Errorf("refusing to serve %q: it is inside %q, which holds private keys", dir, d)
+			return nil, fmt.Errorf("%w: %q is inside %q", ErrDeniedDir, dir, d)
 		}
 		if rel, err := filepath.Rel(realDir, real); err == nil && filepath.IsLocal(rel) {
 			out = append(out, filepath.ToSlash(rel))

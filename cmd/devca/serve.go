@@ -208,8 +208,10 @@ func runServe(c *cli.Context, e *env) error {
 		CORS: c.Bool("cors"), Headers: o.headers, LiveReload: c.Bool("live-reload"), Proxy: o.proxy,
 		AccessLog: accessLog, ErrorLog: warnings, Deny: deny,
 	})
-	if err != nil {
-		return withHints(err, "serve a folder outside the CA home (see 'devca home')")
+	if errors.Is(err, serve.ErrDeniedDir) {
+		return withHints(err, "serve a folder outside the CA home (see 'devca home') and the key file's folder")
+	} else if err != nil {
+		return err
 	}
 	defer h.Close()
 	tlsCfg := serve.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil })

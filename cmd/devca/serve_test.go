@@ -661,7 +661,7 @@ func TestServeNeverServesKeys(t *testing.T) {
 		return ""
 	}
 	code := run([]string{"devca", "serve", "--addr", "127.0.0.1:0", home}, strings.NewReader(""), io.Discard, &stderr, getenv)
-	if code != 1 || !strings.Contains(stderr.String(), "which holds private keys") {
+	if code != 1 || !strings.Contains(stderr.String(), "devca: error: refusing to serve a folder that holds private keys") || !strings.Contains(stderr.String(), "devca: hint: serve a folder outside the CA home") {
 		t.Errorf("serving the CA home: exit %d, stderr %q", code, stderr.String())
 	}
 }
