@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"io/fs"
 	"mime"
@@ -62,10 +63,52 @@ func (h *Handler) serveFiles(w http.ResponseWriter, r *http.Request) {
 		hdr := w.Header()
 		hdr.Set("Content-Type", ctype)
 		hdr.Set("ETag", etagPrefix(fi.ModTime(), fi.Size())+`"`)
-		http.ServeContent(w, r, real, fi.ModTime(), f)
+		http.ServeContent(w, r, real, fi.ModTime(), &sizedFile{f: f, size: fi.Size()})
 		return
 	}
 	h.serveOpenFile(w, r, real, f, fi, http.StatusOK)
+}
+
+// sizedFile lets http.ServeContent learn a file's size without system
+// calls: it seeks to the end and back to find it, which sizedFile answers
+// from the size already known and only passes on to the file when a read
+// needs another offset (a range request). net/http's own FileServer avoids
+// those two lseek calls the same way, through its internal size hook.
+type sizedFile struct {
+	f    *os.File
+	size int64
+	pos  int64 // where the next Read starts
+	off  int64 // the file's real offset
+}
+
+func (s *sizedFile) Read(p []byte) (int, error) {
+	if s.pos != s.off {
+		if _, err := s.f.Seek(s.pos, io.SeekStart); err != nil {
+			return 0, err
+		}
+		s.off = s.pos
+	}
+	n, err := s.f.Read(p)
+	s.off += int64(n)
+	s.pos = s.off
+	return n, err
+}
+
+func (s *sizedFile) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += s.pos
+	case io.SeekEnd:
+		offset += s.size
+	default:
+		return 0, errors.New("sizedFile.Seek: invalid whence")
+	}
+	if offset < 0 {
+		return 0, errors.New("sizedFile.Seek: negative position")
+	}
+	s.pos = offset
+	return offset, nil
 }
 
 // cleanURL finds name+".html" for an extension-less name.
@@ -196,10 +239,10 @@ func (h *Handler) serveOpenFile(w http.ResponseWriter, r *http.Request, real str
 	hdr.Set("ETag", etag+`"`)
 	if status == http.StatusOK && !isCompressible(ctype) {
 		// The common case, called directly: see the note below.
-		http.ServeContent(w, r, real, modtime, f)
+		http.ServeContent(w, r, real, modtime, &sizedFile{f: f, size: fi.Size()})
 		return
 	}
-	h.sendContent(w, r, status, real, modtime, f, fi.Size(), ctype)
+	h.sendContent(w, r, status, real, modtime, &sizedFile{f: f, size: fi.Size()}, fi.Size(), ctype)
 }
 
 // The functions on the path of every request are kept small and split off

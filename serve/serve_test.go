@@ -539,3 +539,38 @@ func rawGetHeader(t *testing.T, addr string, pool *x509.CertPool, line string) (
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+func TestSizedFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(p, []byte("0123456789"), 0o644)
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s := &sizedFile{f: f, size: 10}
+	read := func(n int) string {
+		b := make([]byte, n)
+		m, _ := io.ReadFull(s, b)
+		return string(b[:m])
+	}
+	if end, _ := s.Seek(0, io.SeekEnd); end != 10 {
+		t.Errorf("SeekEnd = %d", end)
+	}
+	s.Seek(0, io.SeekStart)
+	if got := read(3); got != "012" {
+		t.Errorf("read = %q", got)
+	}
+	s.Seek(7, io.SeekStart)
+	if got := read(10); got != "789" {
+		t.Errorf("read after seek = %q", got)
+	}
+	s.Seek(-4, io.SeekEnd)
+	s.Seek(1, io.SeekCurrent)
+	if got := read(2); got != "78" {
+		t.Errorf("read after relative seeks = %q", got)
+	}
+	if _, err := s.Seek(-1, io.SeekStart); err == nil {
+		t.Error("negative seek accepted")
+	}
+}
