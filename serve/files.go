@@ -46,14 +46,7 @@ func (h *Handler) serveFiles(w http.ResponseWriter, r *http.Request) {
 		h.serveDir(w, r, real)
 		return
 	}
-	if strings.HasSuffix(r.URL.Path, "/") {
-		// A file asked for as a folder: send the client to the file, so
-		// relative links on the page resolve as they would when deployed.
-		localRedirect(w, r, "../"+path.Base(strings.TrimSuffix(r.URL.Path, "/")))
-		return
-	}
-	if strings.HasSuffix(r.URL.Path, "/index.html") {
-		localRedirect(w, r, "./")
+	if h.redirectFile(w, r) {
 		return
 	}
 	// The common case, a file that is neither a live-reloaded page nor
@@ -109,6 +102,22 @@ func (s *sizedFile) Seek(offset int64, whence int) (int64, error) {
 	}
 	s.pos = offset
 	return offset, nil
+}
+
+// redirectFile sends a file's non-canonical URLs to the canonical one and
+// reports whether it did: a file asked for as a folder goes to the file, so
+// relative links on the page resolve as they would when deployed, and
+// ".../index.html" goes to its folder.
+func (h *Handler) redirectFile(w http.ResponseWriter, r *http.Request) bool {
+	switch {
+	case strings.HasSuffix(r.URL.Path, "/"):
+		localRedirect(w, r, "../"+path.Base(strings.TrimSuffix(r.URL.Path, "/")))
+	case strings.HasSuffix(r.URL.Path, "/index.html"):
+		localRedirect(w, r, "./")
+	default:
+		return false
+	}
+	return true
 }
 
 // cleanURL finds name+".html" for an extension-less name.

@@ -303,6 +303,11 @@ func (h *Handler) cors(w http.ResponseWriter, r *http.Request) bool {
 
 // applyHeaders adds the configured headers, replacing devca's defaults of
 // the same name.
+//
+// It is never inlined: its map iterator would otherwise sit in ServeHTTP's
+// frame on every request, see the note on frames in files.go.
+//
+//go:noinline
 func (h *Handler) applyHeaders(hdr http.Header) {
 	for k, vs := range h.headers {
 		hdr[k] = append([]string(nil), vs...)
