@@ -207,9 +207,10 @@ trap 'exit 143' TERM
 
 say "building devca $version with Go ${have:-(unknown version)} from $src"
 # urfave_cli_no_docs leaves out the cli library's man-page generator, which devca
-# never uses, and -s -w the symbol tables: both make start-up (most of what a
-# devca issue costs) faster.
-(cd -- "$src" && go build -trimpath -buildvcs="$buildvcs" -tags urfave_cli_no_docs -ldflags "-s -w -X main.version=$version" -o "$tmp" ./cmd/devca) ||
+# never uses, -s -w the symbol tables, and CGO_ENABLED=0 links statically (no
+# dynamic loader at start): all make start-up, most of what a devca issue
+# costs, faster.
+(cd -- "$src" && CGO_ENABLED=0 go build -trimpath -buildvcs="$buildvcs" -tags urfave_cli_no_docs -ldflags "-s -w -X main.version=$version" -o "$tmp" ./cmd/devca) ||
 	die "go build failed (see above); $bindir/devca was not changed"
 chmod 0755 "$tmp"
 mv -f -- "$tmp" "$bindir/devca" || die "moving the new binary to $bindir/devca failed"

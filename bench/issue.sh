@@ -131,9 +131,9 @@ mkdir -p "$tmp/bin" "$tmp/home" "$tmp/devca-home" "$tmp/caroot" "$tmp/minica" "$
 say "building devca and bench/floor"
 gover=$(go env GOVERSION)
 version=$(git -C "$src" describe --always --dirty 2>/dev/null) || version=dev
-(cd -- "$src" && go build -trimpath -tags urfave_cli_no_docs -ldflags "-s -w -X main.version=$version" -o "$tmp/bin/devca" ./cmd/devca) ||
+(cd -- "$src" && CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs -ldflags "-s -w -X main.version=$version" -o "$tmp/bin/devca" ./cmd/devca) ||
 	die "building devca failed" "if someone is editing the tree, wait a minute and run it again"
-(cd -- "$src" && go build -trimpath -o "$tmp/bin/floor" ./bench/floor) || die "building bench/floor failed"
+(cd -- "$src" && CGO_ENABLED=0 go build -trimpath -o "$tmp/bin/floor" ./bench/floor) || die "building bench/floor failed"
 devca=$tmp/bin/devca
 floor=$tmp/bin/floor
 

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"runtime"
 	"strings"
 
@@ -135,8 +134,23 @@ func setUsageErrorHandler(cmd *cli.Command) {
 	}
 }
 
-// invalidValueRE matches the flag package's "invalid value" message.
-var invalidValueRE = regexp.MustCompile(`^invalid value (".*") for flag (-[^:]+):`)
+// parseInvalidValue splits the flag package's message
+// `invalid value "x" for flag -days: parse error` into its value (quoted)
+// and flag. It is hand-written rather than a regexp compiled at start-up,
+// because start-up is most of what a devca command costs.
+func parseInvalidValue(msg string) (value, flagName string, ok bool) {
+	rest, ok := strings.CutPrefix(msg, "invalid value ")
+	if !ok {
+		return "", "", false
+	}
+	i := strings.LastIndex(rest, " for flag -")
+	if i < 0 {
+		return "", "", false
+	}
+	value, rest = rest[:i], rest[i+len(" for flag "):]
+	flagName, _, _ = strings.Cut(rest, ":")
+	return value, flagName, true
+}
 
 // flagSpelling writes a flag the way devca documents it: --name, or -x for
 // one-letter aliases. The flag package reports "-name" for both spellings.
@@ -156,8 +170,8 @@ func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
 		msg = "unknown flag " + flagSpelling(name)
 	} else if name, ok := strings.CutPrefix(msg, "flag needs an argument: "); ok {
 		msg = "flag " + flagSpelling(name) + " needs a value"
-	} else if m := invalidValueRE.FindStringSubmatch(msg); m != nil {
-		msg = fmt.Sprintf("invalid value %s for flag %s", m[1], flagSpelling(m[2]))
+	} else if value, flagName, ok := parseInvalidValue(msg); ok {
+		msg = fmt.Sprintf("invalid value %s for flag %s", value, flagSpelling(flagName))
 	}
 	name := "devca"
 	if c.Command != nil && c.Command.Name != "" {
