@@ -444,8 +444,15 @@ func loadOrCreateCA(e *env) (*ca.Authority, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The key is kept as init would keep it: in the keyring when one
+	// answers, else in a file with a warning ($DEVCA_KEY_STORAGE decides
+	// otherwise).
+	storage, sec, err := e.keyStorageFor("", dir)
+	if err != nil {
+		return nil, err
+	}
 	host, _ := e.hostname()
-	auth, err := ca.Create(dir, ca.CreateOptions{Constraints: cons, User: e.userName(), Host: host})
+	auth, err := ca.Create(dir, ca.CreateOptions{Constraints: cons, User: e.userName(), Host: host, KeyStorage: storage, Secrets: sec})
 	if errors.Is(err, ca.ErrExists) {
 		// Another devca created it a moment ago.
 		return e.loadCA()

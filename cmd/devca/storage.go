@@ -106,7 +106,12 @@ func keyStorageFlag() cli.Flag {
 // needs: --key-storage, else $DEVCA_KEY_STORAGE, else the keyring when one
 // answers and a plain file (with a warning) when none does.
 func (e *env) chooseKeyStorage(c *cli.Context, dir string) (ca.KeyStorage, ca.Secrets, error) {
-	choice := c.String("key-storage")
+	return e.keyStorageFor(c.String("key-storage"), dir)
+}
+
+// keyStorageFor is chooseKeyStorage for an explicit choice ("" for none),
+// for commands without a --key-storage flag such as serve.
+func (e *env) keyStorageFor(choice, dir string) (ca.KeyStorage, ca.Secrets, error) {
 	if choice == "" {
 		choice = e.getenv(envKeyStorage)
 	}
