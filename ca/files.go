@@ -209,3 +209,15 @@ func shellQuote(s string) string {
 	}
 	return out + "'"
 }
+
+// WithLock runs fn while holding the CA home's lock, for read-modify-write
+// cycles of state kept in the home outside this package (such as the serve
+// certificate cache), so that concurrent devca processes take turns.
+func (a *Authority) WithLock(fn func() error) error {
+	unlock, err := lockHome(a.Dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return fn()
+}

@@ -32,7 +32,18 @@ const RenewBefore = 30 * 24 * time.Hour
 // home, or issues and caches a new one when the cached one is missing,
 // unreadable, not issued by a's root, expires within RenewBefore, or lacks
 // one of names. reused reports whether the cached certificate was used.
+//
+// The check and the replacement happen under the CA home's lock, so two
+// devca serve processes starting together issue one certificate, not two.
 func LeafCertificate(a *ca.Authority, names ca.Names, now time.Time) (cert tls.Certificate, reused bool, err error) {
+	err = a.WithLock(func() error {
+		cert, reused, err = leafCertificateLocked(a, names, now)
+		return err
+	})
+	return cert, reused, err
+}
+
+func leafCertificateLocked(a *ca.Authority, names ca.Names, now time.Time) (cert tls.Certificate, reused bool, err error) {
 	path := filepath.Join(a.Dir, CertDir, CertFile)
 	if c, err := loadCached(path, a.Cert, names, now); err == nil {
 		return c, true, nil
