@@ -7,6 +7,8 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
+
+	"github.com/devca/devca/ca"
 )
 
 // BundleFile is the name, in the CA home, of the bundle of system roots plus
@@ -91,7 +93,7 @@ func WriteBundle(ctx context.Context, env Env, root *x509.Certificate, path stri
 	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, buf.Bytes()) {
 		return false, nil
 	}
-	if err := writeFileAtomic(path, buf.Bytes(), 0o644); err != nil {
+	if err := ca.WriteFileAtomic(path, buf.Bytes(), 0o644); err != nil {
 		return false, fmt.Errorf("writing CA bundle: %w", err)
 	}
 	return true, nil

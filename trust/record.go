@@ -10,6 +10,8 @@ import (
 	"slices"
 
 	"github.com/gofrs/flock"
+
+	"github.com/devca/devca/ca"
 )
 
 // RecordFile is the name of the install record in the CA home.
@@ -121,7 +123,7 @@ func (r *record) save(dir string) error {
 	if err != nil {
 		return fmt.Errorf("encoding install record: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, RecordFile), append(data, '\n'), 0o600); err != nil {
+	if err := ca.WriteFileAtomic(filepath.Join(dir, RecordFile), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("saving install record: %w", err)
 	}
 	r.dirty = false

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/devca/devca/ca"
 )
 
 // Root is a devca root certificate as the stores see it: the certificate,
@@ -41,7 +43,7 @@ func NewRoot(cert *x509.Certificate, file, dir string) (*Root, error) {
 	if data, err := os.ReadFile(r.File); err == nil && bytes.Equal(data, r.PEM) {
 		return r, nil
 	}
-	if err := writeFileAtomic(r.File, r.PEM, 0o644); err != nil {
+	if err := ca.WriteFileAtomic(r.File, r.PEM, 0o644); err != nil {
 		return nil, fmt.Errorf("saving a copy of the root for the trust stores: %w", err)
 	}
 	return r, nil
@@ -102,36 +104,4 @@ func firstCertDER(data []byte) ([]byte, error) {
 			return b.Bytes, nil
 		}
 	}
-}
-
-// writeFileAtomic writes data to a temporary file next to path and renames
-// it into place, so readers see the old content or the new, never a mix.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("creating temporary file for %q: %w", path, err)
-	}
-	name := tmp.Name()
-	_, werr := tmp.Write(data)
-	if werr == nil {
-		werr = tmp.Sync()
-	}
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(name, perm)
-	}
-	if werr == nil {
-		werr = os.Rename(name, path)
-	}
-	if werr != nil {
-		os.Remove(name)
-		return fmt.Errorf("writing %q: %w", path, werr)
-	}
-	return nil
 }
