@@ -13,17 +13,21 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
 //go:embed listing.html
 var listingHTML string
 
-// listingTemplate is parsed once; html/template escapes every field by
-// context, so a file named `<script>` or `"onload=` stays text.
-var listingTemplate = template.Must(template.New("listing").Funcs(template.FuncMap{
-	"size": humanSize,
-}).Parse(listingHTML))
+// listingTemplate is parsed on first use, not at start-up, which every
+// devca command pays; html/template escapes every field by context, so a
+// file named `<script>` or `"onload=` stays text.
+var listingTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("listing").Funcs(template.FuncMap{
+		"size": humanSize,
+	}).Parse(listingHTML))
+})
 
 // Entry is one item of a directory listing, as the JSON form sends it.
 type Entry struct {
@@ -98,7 +102,7 @@ func (h *Handler) serveListing(w http.ResponseWriter, r *http.Request, real stri
 	if r.Method == http.MethodHead {
 		return
 	}
-	if err := listingTemplate.Execute(out, page); err != nil {
+	if err := listingTemplate().Execute(out, page); err != nil {
 		h.errorLog.Printf("rendering the listing of %q: %v", r.URL.Path, err)
 	}
 }

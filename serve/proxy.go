@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 )
 
 // newProxy returns a reverse proxy to a plain-HTTP upstream. It sets
@@ -41,7 +42,8 @@ func newProxy(target *url.URL, logger *log.Logger, modify func(http.Header)) (ht
 	return rp, nil
 }
 
-var badGatewayPage = template.Must(template.New("502").Parse(`<!doctype html>
+var badGatewayPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("502").Parse(`<!doctype html>
 <meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <title>502 upstream not answering</title>
@@ -50,6 +52,7 @@ var badGatewayPage = template.Must(template.New("502").Parse(`<!doctype html>
 <p>devca forwards this site to <code>{{.}}</code>, and nothing answered there.</p>
 <p>Start the development server (or check the port it uses), then reload this page.</p>
 `))
+})
 
 // forward sends a request to the upstream. The headers ServeHTTP set for
 // files are taken back first: the upstream decides its own caching (dev
@@ -89,6 +92,6 @@ func badGateway(w http.ResponseWriter, r *http.Request, upstream string) {
 	hdr.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusBadGateway)
 	if r.Method != http.MethodHead {
-		badGatewayPage.Execute(w, upstream)
+		badGatewayPage().Execute(w, upstream)
 	}
 }

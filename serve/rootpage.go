@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"sync"
 )
 
 // RootPage returns a plain-HTTP handler that lets a phone on the LAN fetch
@@ -32,7 +33,7 @@ func RootPage(rootPEM []byte, fingerprint string) (http.Handler, error) {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		rootPageTemplate.Execute(w, struct{ Name, Fingerprint string }{cert.Subject.CommonName, fingerprint})
+		rootPageTemplate().Execute(w, struct{ Name, Fingerprint string }{cert.Subject.CommonName, fingerprint})
 	})
 	mux.HandleFunc("GET /devca-root.crt", func(w http.ResponseWriter, r *http.Request) {
 		// iOS offers to install a profile only for this type.
@@ -48,24 +49,25 @@ func RootPage(rootPEM []byte, fingerprint string) (http.Handler, error) {
 	return mux, nil
 }
 
-var rootPageTemplate = template.Must(template.New("root").Funcs(template.FuncMap{
-	"groups": func(fp string) string {
-		// Break the long fingerprint into lines a person can compare.
-		parts := strings.Split(fp, ":")
-		var b strings.Builder
-		for i, p := range parts {
-			if i > 0 {
-				if i%8 == 0 {
-					b.WriteString("\n")
-				} else {
-					b.WriteString(":")
+var rootPageTemplate = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("root").Funcs(template.FuncMap{
+		"groups": func(fp string) string {
+			// Break the long fingerprint into lines a person can compare.
+			parts := strings.Split(fp, ":")
+			var b strings.Builder
+			for i, p := range parts {
+				if i > 0 {
+					if i%8 == 0 {
+						b.WriteString("\n")
+					} else {
+						b.WriteString(":")
+					}
 				}
+				b.WriteString(p)
 			}
-			b.WriteString(p)
-		}
-		return b.String()
-	},
-}).Parse(`<!doctype html>
+			return b.String()
+		},
+	}).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
@@ -97,3 +99,4 @@ Only do this on your own devices, and check that the fingerprint below matches w
 <p>iOS: delete the profile in VPN &amp; Device Management. Android: Trusted credentials &rsaquo; User &rsaquo; devca &rsaquo; Remove.</p>
 </body></html>
 `))
+})
