@@ -20,6 +20,10 @@ func checkOverwrite(auth *ca.Authority, files []ca.OutputFile, force bool) error
 			return usageErrorf("two outputs would both go to %q; give them different names", f.Path)
 		}
 		seen[f.Path] = true
+		if di, err := os.Stat(filepath.Dir(f.Path)); err != nil || !di.IsDir() {
+			return withHints(fmt.Errorf("cannot write %q: the folder %q does not exist", f.Path, filepath.Dir(f.Path)),
+				"create the folder first, or choose another path")
+		}
 		fi, err := os.Lstat(f.Path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
