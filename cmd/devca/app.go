@@ -174,7 +174,7 @@ func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
 		msg = fmt.Sprintf("invalid value %s for flag %s", value, flagSpelling(flagName))
 	}
 	name := "devca"
-	if c.Command != nil && c.Command.Name != "" {
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
 		name = "devca " + c.Command.Name
 	}
 	return &usageError{err: withHints(errors.New(msg), fmt.Sprintf("run '%s --help' for usage", name))}
