@@ -130,38 +130,15 @@ func ensureHome(dir string) error {
 // content or the new, never a mix: it writes a temporary file in the same
 // folder, syncs it, renames it over path and syncs the folder.
 func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	tmp, err := writeTemp(OutputFile{Path: path, Data: data, Perm: perm})
 	if err != nil {
-		return fmt.Errorf("creating temporary file for %q: %w", path, err)
+		return err
 	}
-	tmpName := tmp.Name()
-	cleanup := func() { tmp.Close(); os.Remove(tmpName) }
-	// CreateTemp uses 0600; widen to perm (certificates) before data lands.
-	if err := tmp.Chmod(perm); err != nil && runtime.GOOS != "windows" {
-		cleanup()
-		return fmt.Errorf("setting mode of %q: %w", tmpName, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		cleanup()
-		return fmt.Errorf("writing %q: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		cleanup()
-		return fmt.Errorf("syncing %q: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmpName)
-		return fmt.Errorf("closing %q: %w", path, err)
-	}
-	if err := os.Rename(tmpName, path); err != nil {
-		os.Remove(tmpName)
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("renaming into %q: %w", path, err)
 	}
-	syncDir(dir)
+	syncDir(filepath.Dir(path))
 	return nil
 }
 

@@ -78,7 +78,8 @@ func (a *Authority) Publish(files []OutputFile, entry Entry) error {
 	return nil
 }
 
-// writeTemp writes f's data to a synced temporary file in f's folder.
+// writeTemp writes f's data to a synced temporary file in f's folder, with
+// f's permissions set before any data lands (CreateTemp makes it 0600).
 func writeTemp(f OutputFile) (string, error) {
 	dir, base := filepath.Split(f.Path)
 	if dir == "" {
