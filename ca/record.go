@@ -144,17 +144,24 @@ func NewEntry(leaf *Leaf, names Names, issuedAt time.Time) Entry {
 // WroteFile reports whether the record says devca wrote path, so that
 // callers can overwrite it without destroying someone else's file.
 func (a *Authority) WroteFile(path string) (bool, error) {
-	if path == "" {
-		return false, nil
-	}
+	files, err := a.WrittenFiles()
+	return files[path], err
+}
+
+// WrittenFiles returns every file path the record says devca wrote, so that
+// a command checking several outputs reads the record once.
+func (a *Authority) WrittenFiles() (map[string]bool, error) {
 	entries, err := a.Entries()
 	if err != nil {
-		return false, err
+		return nil, err
 	}
+	files := map[string]bool{}
 	for _, e := range entries {
-		if e.CertFile == path || e.KeyFile == path || e.P12File == path {
-			return true, nil
+		for _, p := range []string{e.CertFile, e.KeyFile, e.P12File} {
+			if p != "" {
+				files[p] = true
+			}
 		}
 	}
-	return false, nil
+	return files, nil
 }

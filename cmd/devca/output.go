@@ -15,6 +15,7 @@ import (
 // force is set. Files named in the CA's record are devca's.
 func checkOverwrite(auth *ca.Authority, files []ca.OutputFile, force bool) error {
 	seen := map[string]bool{}
+	var written map[string]bool // read from the record once, when first needed
 	for _, f := range files {
 		if seen[f.Path] {
 			return usageErrorf("two outputs would both go to %q; give them different names", f.Path)
@@ -37,11 +38,12 @@ func checkOverwrite(auth *ca.Authority, files []ca.OutputFile, force bool) error
 		if force {
 			continue
 		}
-		wrote, err := auth.WroteFile(f.Path)
-		if err != nil {
-			return err
+		if written == nil {
+			if written, err = auth.WrittenFiles(); err != nil {
+				return err
+			}
 		}
-		if !wrote || fi.Mode()&fs.ModeSymlink != 0 {
+		if !written[f.Path] || fi.Mode()&fs.ModeSymlink != 0 {
 			return withHints(fmt.Errorf("refusing to overwrite %q: devca did not write it", f.Path),
 				"move it away, choose other names with --cert-file/--key-file, or pass --force to replace it")
 		}
