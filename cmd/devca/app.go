@@ -127,8 +127,22 @@ func newApp(e *env) *cli.App {
 
 // setUsageErrorHandler makes every command report flag mistakes in the devca
 // format instead of the library's "Incorrect Usage" plus the whole help text.
+//
+// It also points usage errors that an Action returns without a hint at that
+// command's own help, rather than at devca's general help.
 func setUsageErrorHandler(cmd *cli.Command) {
 	cmd.OnUsageError = onUsageError
+	if action := cmd.Action; action != nil {
+		name := cmd.Name
+		cmd.Action = func(c *cli.Context) error {
+			err := action(c)
+			var usage *usageError
+			if errors.As(err, &usage) && len(hintsOf(err)) == 0 {
+				return &usageError{err: withHints(usage.err, fmt.Sprintf("run 'devca %s --help' for usage", name))}
+			}
+			return err
+		}
+	}
 	for _, sub := range cmd.Subcommands {
 		setUsageErrorHandler(sub)
 	}

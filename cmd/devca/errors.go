@@ -111,7 +111,7 @@ func (e *env) exit(err error) int {
 	}
 	hints := hintsOf(err)
 	if code == exitUsage && len(hints) == 0 {
-		hints = []string{"run 'devca help' or 'devca help COMMAND' for usage"}
+		hints = []string{"run 'devca help' for usage"}
 	}
 	for _, h := range hints {
 		fmt.Fprintf(e.stderr, "devca: hint: %s\n", h)
