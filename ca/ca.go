@@ -101,6 +101,12 @@ type Authority struct {
 	key     crypto.Signer
 	keyErr  error
 
+	// recordWarnings are damaged record lines not reported yet, and
+	// recordSeen every line reported already (see RecordWarnings).
+	recordMu       sync.Mutex
+	recordWarnings []RecordWarning
+	recordSeen     map[string]bool
+
 	now  func() time.Time
 	rand io.Reader
 }

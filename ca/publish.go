@@ -25,6 +25,11 @@ type OutputFile struct {
 // is finished by the next devca process (see recoverPending).
 type journal struct {
 	Renames [][2]string `json:"renames"` // temporary file, final path
+	// Entry is the record entry that names the files, so that a crash
+	// during (or before) the record's append still ends with the files
+	// recorded: files devca wrote but did not record could never be
+	// renewed or re-issued over.
+	Entry *Entry `json:"entry,omitempty"`
 }
 
 const pendingPrefix = "pending-"
@@ -37,7 +42,7 @@ const pendingPrefix = "pending-"
 // leaves either nothing visible or a journal that the next Load completes, so
 // a certificate never sits next to a key that is not its own.
 func (a *Authority) Publish(files []OutputFile, entry Entry) error {
-	var j journal
+	j := journal{Entry: &entry}
 	cleanup := func() {
 		for _, r := range j.Renames {
 			os.Remove(r[0])
@@ -182,9 +187,29 @@ func recoverPending(dir string) error {
 		if err := applyRenames(j); err != nil {
 			return fmt.Errorf("finishing an interrupted write (journal %q): %w", p, err)
 		}
+		if j.Entry != nil {
+			if err := ensureRecorded(dir, *j.Entry); err != nil {
+				return fmt.Errorf("finishing an interrupted write (journal %q): %w", p, err)
+			}
+		}
 		if err := os.Remove(p); err != nil {
 			return fmt.Errorf("removing journal %q: %w", p, err)
 		}
 	}
 	return nil
+}
+
+// ensureRecorded appends e to the record of the locked home dir unless an
+// entry with its serial is there already.
+func ensureRecorded(dir string, e Entry) error {
+	entries, _, err := readRecord(filepath.Join(dir, RecordFile))
+	if err != nil {
+		return err
+	}
+	for _, have := range entries {
+		if have.Serial == e.Serial {
+			return nil
+		}
+	}
+	return appendRecord(dir, e)
 }

@@ -1,12 +1,7 @@
 package ca
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -40,39 +35,20 @@ type Entry struct {
 func (e Entry) Current() bool { return e.ReplacedBy == "" }
 
 // The record is a log of JSON lines, one per issued certificate, only ever
-// appended to: adding an entry costs the same however long the record grows,
-// and a process killed mid-write can at worst leave an unterminated last
-// line, which readers ignore. Whether an entry was replaced is not stored but
-// derived: a later entry for the same certificate file replaces it.
+// appended to: adding an entry costs the same however long the record grows.
+// Whether an entry was replaced is not stored but derived: a later entry for
+// the same certificate file replaces it. See recordio.go for how damaged
+// lines are handled.
 
 // Entries returns every recorded certificate, oldest first, with ReplacedBy
-// filled in.
+// filled in. Lines it cannot read are skipped; [Authority.RecordWarnings]
+// describes them.
 func (a *Authority) Entries() ([]Entry, error) {
-	path := filepath.Join(a.Dir, RecordFile)
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	entries, warnings, err := readRecord(filepath.Join(a.Dir, RecordFile))
 	if err != nil {
-		return nil, fmt.Errorf("reading the certificate record: %w", err)
+		return nil, err
 	}
-	var entries []Entry
-	for n := 1; len(data) > 0; n++ {
-		line, rest, complete := bytes.Cut(data, []byte("\n"))
-		data = rest
-		if !complete {
-			break // torn last write: never acknowledged to anyone
-		}
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		var e Entry
-		if err := json.Unmarshal(line, &e); err != nil {
-			return nil, fmt.Errorf("reading the certificate record %q, line %d: %w", path, n, err)
-		}
-		e.ReplacedBy = ""
-		entries = append(entries, e)
-	}
+	a.noteRecordWarnings(warnings)
 	latest := map[string]int{}
 	for i := len(entries) - 1; i >= 0; i-- {
 		f := entries[i].CertFile
@@ -88,6 +64,35 @@ func (a *Authority) Entries() ([]Entry, error) {
 	return entries, nil
 }
 
+// noteRecordWarnings keeps the warnings not reported yet, so that a command
+// reading the record several times reports each damaged line once.
+func (a *Authority) noteRecordWarnings(ws []RecordWarning) {
+	a.recordMu.Lock()
+	defer a.recordMu.Unlock()
+	for _, w := range ws {
+		key := fmt.Sprintf("%s:%d", w.File, w.Line)
+		if a.recordSeen[key] {
+			continue
+		}
+		if a.recordSeen == nil {
+			a.recordSeen = map[string]bool{}
+		}
+		a.recordSeen[key] = true
+		a.recordWarnings = append(a.recordWarnings, w)
+	}
+}
+
+// RecordWarnings returns the damaged record lines that reading the record
+// skipped since the last call, for the caller to show: the package itself
+// never prints.
+func (a *Authority) RecordWarnings() []RecordWarning {
+	a.recordMu.Lock()
+	defer a.recordMu.Unlock()
+	ws := a.recordWarnings
+	a.recordWarnings = nil
+	return ws
+}
+
 // AddEntry appends e to the record under the CA home's lock.
 func (a *Authority) AddEntry(e Entry) error {
 	unlock, err := lockHome(a.Dir)
@@ -99,33 +104,7 @@ func (a *Authority) AddEntry(e Entry) error {
 }
 
 // addEntryLocked is AddEntry for callers that hold the home's lock.
-func (a *Authority) addEntryLocked(e Entry) error {
-	e.ReplacedBy = ""
-	line, err := json.Marshal(e)
-	if err != nil {
-		return fmt.Errorf("encoding the certificate record: %w", err)
-	}
-	path := filepath.Join(a.Dir, RecordFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, KeyPerm)
-	if err != nil {
-		return fmt.Errorf("opening the certificate record: %w", err)
-	}
-	defer f.Close()
-	// After a torn write, start on a fresh line so the new entry is whole.
-	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
-		last := make([]byte, 1)
-		if _, err := f.ReadAt(last, fi.Size()-1); err == nil && last[0] != '\n' {
-			line = append([]byte("\n"), line...)
-		}
-	}
-	if _, err := f.Write(append(line, '\n')); err != nil {
-		return fmt.Errorf("writing the certificate record: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("syncing the certificate record: %w", err)
-	}
-	return nil
-}
+func (a *Authority) addEntryLocked(e Entry) error { return appendRecord(a.Dir, e) }
 
 // NewEntry describes a freshly issued leaf for the record; the caller fills
 // in where its files went.

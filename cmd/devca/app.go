@@ -28,6 +28,10 @@ type env struct {
 	keyring      ca.Keyring
 	readPassword func(prompt string) ([]byte, error)
 
+	// loaded are the CAs this command opened, whose damaged record lines
+	// are reported when it ends (see printRecordWarnings).
+	loaded []*ca.Authority
+
 	// unknownCommand is set when the cli library reports an unknown command,
 	// which it does through a callback that cannot return an error.
 	unknownCommand bool
@@ -58,6 +62,7 @@ func (e *env) loadCA() (*ca.Authority, error) {
 		return nil, explainLoadError(dir, err)
 	}
 	auth.Secrets = e.secrets()
+	e.loaded = append(e.loaded, auth)
 	return auth, nil
 }
 
@@ -112,6 +117,8 @@ func newApp(e *env) *cli.App {
 	}
 	app.OnUsageError = onUsageError
 	app.ExitErrHandler = func(*cli.Context, error) {}
+	// Runs after every command, failed or not, and before its error prints.
+	app.After = func(*cli.Context) error { e.printRecordWarnings(); return nil }
 	app.CommandNotFound = func(c *cli.Context, name string) {
 		// CommandNotFound cannot return an error, so report here; the exit code
 		// is set through the returned error of Run below (see run).

@@ -96,3 +96,23 @@ func parseWindow(s string) (time.Duration, error) {
 	}
 	return 0, usageErrorf("invalid duration %q: use days or hours, such as 30d or 12h", s)
 }
+
+// maxRecordWarnings is how many damaged record lines one command reports
+// one by one; a record that is mostly garbage gets a count for the rest.
+const maxRecordWarnings = 5
+
+// printRecordWarnings reports the damaged lines of the certificate record
+// that the CAs this command loaded skipped, each once.
+func (e *env) printRecordWarnings() {
+	var ws []ca.RecordWarning
+	for _, auth := range e.loaded {
+		ws = append(ws, auth.RecordWarnings()...)
+	}
+	for i, w := range ws {
+		if i == maxRecordWarnings {
+			e.warnf("%d more damaged lines of the certificate record %q were skipped", len(ws)-i, w.File)
+			break
+		}
+		e.warnf("%s", w)
+	}
+}
