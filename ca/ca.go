@@ -8,6 +8,8 @@
 // folder is 0700 and keys are 0600; [Load] refuses a home or key that others
 // could change or read. The root certificate is written last, so a home is
 // either without a CA or holds a complete one, whatever interrupts [Create].
+// A home with a key or metadata but no root certificate (a lost certificate,
+// or an interrupted Create) is an [IncompleteError]: nothing overwrites it.
 //
 // # Key storage
 //
@@ -130,7 +132,8 @@ type CreateOptions struct {
 }
 
 // Create makes a new root CA in dir and returns it. It refuses with ErrExists
-// when dir already holds a root certificate.
+// when dir already holds a root certificate, and with an *IncompleteError
+// when it holds the key or metadata of a root whose certificate is missing.
 func Create(dir string, opts CreateOptions) (*Authority, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -151,11 +154,8 @@ func Create(dir string, opts CreateOptions) (*Authority, error) {
 	}
 	defer unlock()
 
-	certPath := filepath.Join(dir, RootCertFile)
-	if _, err := os.Lstat(certPath); err == nil {
-		return nil, fmt.Errorf("%w in %q", ErrExists, dir)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("checking for an existing root: %w", err)
+	if err := checkEmptyHome(dir); err != nil {
+		return nil, err
 	}
 
 	key, err := generateKey(kt, opts.Rand)
@@ -178,8 +178,9 @@ func Create(dir string, opts CreateOptions) (*Authority, error) {
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 
 	// Key and metadata first, the certificate last: rootCA.pem marks a
-	// complete CA, so an interrupted Create leaves no CA rather than half of
-	// one, and the next Create simply starts again.
+	// complete CA, so an interrupted Create leaves no usable CA rather than
+	// half of one (the next Create refuses the parts as an IncompleteError
+	// rather than guess whether they are a lost CA's).
 	meta := Meta{Version: 1, Created: now.UTC().Truncate(time.Second), Fingerprint: Fingerprint(cert)}
 	meta, err = finishHome(dir, cert, certPEM, key, meta, opts.KeyStorage, opts.Secrets)
 	if err != nil {
@@ -272,6 +273,15 @@ func Load(dir string) (*Authority, error) {
 	}
 	certPath := filepath.Join(dir, RootCertFile)
 	certPEM, err := os.ReadFile(certPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Without its certificate, a key or ca.json is not no CA but the
+		// rest of one, which nothing may overwrite.
+		if err := checkIncomplete(dir); err != nil {
+			return nil, err
+		}
+		// checkIncomplete may have waited for a Create to finish.
+		certPEM, err = os.ReadFile(certPath)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w in %q", ErrNoCA, dir)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/gofrs/flock"
 )
@@ -197,4 +198,122 @@ func (a *Authority) WithLock(fn func() error) error {
 	}
 	defer unlock()
 	return fn()
+}
+
+// IncompleteError reports a CA home that holds parts of a CA (its key, an
+// encrypted key or ca.json) but no root certificate: the certificate was
+// lost or deleted, or an earlier Create was interrupted. Nothing is created
+// over such a home, because that would replace the key and, for passphrase
+// storage, its salt and key id.
+type IncompleteError struct {
+	Dir string
+	// Files are the names in Dir that belong to the missing root.
+	Files []string
+	// Fingerprint is the root's fingerprint as ca.json records it, if it
+	// can be read.
+	Fingerprint string
+}
+
+func (e *IncompleteError) Error() string {
+	quoted := make([]string, len(e.Files))
+	for i, f := range e.Files {
+		quoted[i] = fmt.Sprintf("%q", f)
+	}
+	return fmt.Sprintf("the CA home %q holds %s but not the root certificate %q", e.Dir, strings.Join(quoted, ", "), RootCertFile)
+}
+
+// RootFiles returns the names of the files in the CA home dir that belong to
+// its root: the certificate, the key in any storage (also copies that an
+// interrupted key move left behind), ca.json, and unfinished temporary copies
+// of these. The record of issued certificates is not among them: it outlives
+// a root, so that 'renew --all' can re-issue from it.
+func RootFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading CA home: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if base, _ := rootFileBase(e.Name()); base != "" {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}
+
+// rootFileBase returns the root file that name is, or is a temporary copy
+// of (see writeTemp), and "" for other names.
+func rootFileBase(name string) (base string, temporary bool) {
+	base = name
+	if rest, ok := strings.CutPrefix(name, "."); ok {
+		if base, _, temporary = strings.Cut(rest, ".tmp-"); !temporary {
+			return "", false
+		}
+	}
+	if base == RootCertFile || base == RootKeyFile || base == MetaFile || validKeyFileName(base) {
+		return base, temporary
+	}
+	return "", false
+}
+
+// rootParts returns the names of the key and metadata files in dir, the
+// parts of a CA besides its certificate (temporary copies not included).
+func rootParts(dir string) []string {
+	names, err := RootFiles(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, n := range names {
+		if base, temp := rootFileBase(n); !temp && base != RootCertFile {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func newIncompleteError(dir string, files []string) *IncompleteError {
+	e := &IncompleteError{Dir: dir, Files: files}
+	if m, err := readMeta(dir); err == nil {
+		e.Fingerprint = m.Fingerprint
+	}
+	return e
+}
+
+// checkIncomplete returns an *IncompleteError when dir has no root
+// certificate but holds its key or metadata. A Create in progress writes
+// those first, under the home's lock, so it waits for the lock and looks
+// again before calling the home incomplete; it returns nil when the home
+// holds no part of a CA, or a whole one by then. The caller must not hold
+// the lock.
+func checkIncomplete(dir string) error {
+	files := rootParts(dir)
+	if len(files) == 0 {
+		return nil
+	}
+	if unlock, err := lockHome(dir); err == nil {
+		unlock()
+		if _, err := os.Lstat(filepath.Join(dir, RootCertFile)); err == nil {
+			return nil
+		}
+		if files = rootParts(dir); len(files) == 0 {
+			return nil
+		}
+	}
+	return newIncompleteError(dir, files)
+}
+
+// checkEmptyHome is what Create and Import check, under the home's lock,
+// before they write a new CA into dir: ErrExists when it holds a root
+// certificate, an *IncompleteError when it holds other parts of a CA.
+func checkEmptyHome(dir string) error {
+	if _, err := os.Lstat(filepath.Join(dir, RootCertFile)); err == nil {
+		return fmt.Errorf("%w in %q", ErrExists, dir)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("checking for an existing root: %w", err)
+	}
+	if files := rootParts(dir); len(files) > 0 {
+		return newIncompleteError(dir, files)
+	}
+	return nil
 }

@@ -168,10 +168,8 @@ func Import(dir string, root *Root, opts ImportOptions) (*Authority, error) {
 		return nil, err
 	}
 	defer unlock()
-	if _, err := os.Lstat(filepath.Join(dir, RootCertFile)); err == nil {
-		return nil, fmt.Errorf("%w in %q", ErrExists, dir)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("checking for an existing root: %w", err)
+	if err := checkEmptyHome(dir); err != nil {
+		return nil, err
 	}
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Cert.Raw})
 	meta := Meta{Version: 1, Created: now.UTC().Truncate(time.Second), Fingerprint: Fingerprint(root.Cert), ImportedFrom: root.From}

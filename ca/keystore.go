@@ -450,7 +450,8 @@ func (a *Authority) MoveKey(to KeyStorage, sec Secrets) (warnings []string, err 
 // finishHome writes a new CA into the locked home dir: the key in storage
 // (file when empty), then the metadata, then the certificate. rootCA.pem
 // marks a complete CA, so an interrupted write leaves no CA rather than half
-// of one, and the next attempt simply starts again.
+// of one. A write that fails removes what it wrote, so that no parts of a CA
+// that never existed are left to block the next attempt.
 func finishHome(dir string, cert *x509.Certificate, certPEM []byte, key crypto.Signer, meta Meta, storage KeyStorage, sec Secrets) (Meta, error) {
 	if storage == "" {
 		storage = StorageFile
@@ -464,6 +465,8 @@ func finishHome(dir string, cert *x509.Certificate, certPEM []byte, key crypto.S
 		return Meta{}, err
 	}
 	if err := WriteFileAtomic(filepath.Join(dir, RootCertFile), certPEM, CertPerm); err != nil {
+		meta.discard(dir, sec)
+		os.Remove(filepath.Join(dir, MetaFile))
 		return Meta{}, fmt.Errorf("saving root certificate: %w", err)
 	}
 	return meta, nil

@@ -69,11 +69,14 @@ func (e *env) loadCA() (*ca.Authority, error) {
 // explainLoadError adds the hint that fixes each kind of load failure.
 func explainLoadError(dir string, err error) error {
 	var perm *ca.InsecurePermissionsError
+	var incomplete *ca.IncompleteError
 	switch {
 	case errors.Is(err, ca.ErrNoCA):
 		return withHints(fmt.Errorf("no CA in %q", dir), "run 'devca init' to create one")
 	case errors.As(err, &perm):
 		return withHints(err, perm.Fix)
+	case errors.As(err, &incomplete):
+		return withHints(err, incompleteHints(incomplete)...)
 	}
 	return err
 }

@@ -243,6 +243,8 @@ type rootPlan struct {
 	secrets ca.Secrets
 	// root is the adopted root, nil for a new one.
 	root *ca.Root
+	// warnings are printed once the root is stored (see chooseKeyStorage).
+	warnings []string
 }
 
 // planNewRoot reads the root to import, if any, and chooses the key storage.
@@ -255,11 +257,11 @@ func (e *env) planNewRoot(c *cli.Context, dir string, args []string) (*rootPlan,
 		}
 		p.root = root
 	}
-	storage, sec, err := e.chooseKeyStorage(c, dir)
+	storage, sec, warnings, err := e.chooseKeyStorage(c, dir)
 	if err != nil {
 		return nil, err
 	}
-	p.storage, p.secrets = storage, sec
+	p.storage, p.secrets, p.warnings = storage, sec, warnings
 	return p, nil
 }
 

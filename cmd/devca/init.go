@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/devca/devca/ca"
+	"github.com/devca/devca/serve"
 )
 
 func newInitCommand(e *env) *cli.Command {
@@ -80,33 +82,44 @@ func runInit(c *cli.Context, e *env) error {
 
 	var replaced *ca.Authority // the CA that --new retires, if any
 	existing, err := ca.Load(dir)
+	var incomplete *ca.IncompleteError
+	if errors.As(err, &incomplete) && !c.Bool("new") {
+		// A lost rootCA.pem next to its key: a new CA would replace the key
+		// for good (and, with passphrase storage, its salt and key id).
+		return withHints(fmt.Errorf("not creating a CA: %w", err), incompleteHints(incomplete)...)
+	}
+	if err == nil && c.Bool("new") {
+		// Asked first: a refusal or a missing --yes must cost no
+		// passphrase prompt and store nothing.
+		if err := confirmReplace(c, e, existing); err != nil {
+			return err
+		}
+	}
 	var plan *rootPlan
-	if errors.Is(err, ca.ErrNoCA) || err == nil && c.Bool("new") {
+	if errors.Is(err, ca.ErrNoCA) || incomplete != nil || err == nil && c.Bool("new") {
 		var perr error
 		if plan, perr = e.planNewRoot(c, dir, args); perr != nil {
 			return perr
 		}
-	} else if err == nil && importRequested(c) {
-		return withHints(fmt.Errorf("a CA already exists in %q, and init never replaces one", dir), "add --new to replace it with the imported root")
-	} else if err == nil && c.String("key-storage") != "" {
-		e.notef("--key-storage only applies to a new CA; 'devca key-storage --to %s' moves this one's key", c.String("key-storage"))
 	}
 	switch {
 	case err == nil && !c.Bool("new"):
-		fmt.Fprintf(e.stdout, "a CA already exists in %s\n", dir)
-		printRootSummary(e, existing)
-		e.notef("init never replaces a CA; 'devca init --new' makes a new one")
-		return ensureTrust(c, e, existing)
+		return reportExisting(c, e, dir, existing)
 	case err == nil:
-		if err := confirmReplace(c, e, existing); err != nil {
-			return err
-		}
-		retired, err := retireCA(dir, existing)
+		retired, err := retireCA(dir, ca.Fingerprint(existing.Cert))
 		if err != nil {
 			return err
 		}
 		e.notef("moved the old CA to %q", retired)
 		replaced = existing
+	case incomplete != nil:
+		// Nothing here can sign any more, and nothing is deleted: the
+		// parts go to retired/ like a whole CA would.
+		retired, err := retireCA(dir, incomplete.Fingerprint)
+		if err != nil {
+			return err
+		}
+		e.notef("moved what was left of the old CA (%s) to %q", strings.Join(incomplete.Files, ", "), retired)
 	case errors.Is(err, ca.ErrNoCA):
 		if c.Bool("new") {
 			e.notef("there is no CA to replace in %q; creating one", dir)
@@ -120,13 +133,24 @@ func runInit(c *cli.Context, e *env) error {
 	}
 	host, _ := e.hostname()
 	auth, err := plan.create(e, dir, ca.CreateOptions{KeyType: kt, Constraints: cons, User: e.userName(), Host: host})
-	if err != nil {
-		if errors.Is(err, ca.ErrExists) {
-			return withHints(fmt.Errorf("creating root CA: %w (another devca created it at the same time)", err), "run 'devca info' to see it")
+	if errors.Is(err, ca.ErrExists) {
+		// Another devca created a CA at the same time and won: this run ends
+		// as a run after it would.
+		existing, err := e.loadCA()
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("creating root CA in %q: %w", dir, err)
+		return reportExisting(c, e, dir, existing)
+	}
+	if err != nil {
+		return explainLoadError(dir, fmt.Errorf("creating root CA in %q: %w", dir, err))
 	}
 	fmt.Fprintf(e.stdout, "%s in %s\n", plan.done(), dir)
+	// Only now that the key is stored is a warning about how it is stored
+	// true.
+	for _, w := range plan.warnings {
+		e.warnf("%s", w)
+	}
 	printRootSummary(e, auth)
 	if err := ensureTrust(c, e, auth); err != nil {
 		return err
@@ -142,6 +166,30 @@ func runInit(c *cli.Context, e *env) error {
 		return uninstallRoot(e, dir, replaced.Cert, stores)
 	}
 	return nil
+}
+
+// reportExisting is init's answer when the home already holds a CA: it
+// never replaces it, and makes sure it is trusted.
+func reportExisting(c *cli.Context, e *env, dir string, existing *ca.Authority) error {
+	if importRequested(c) {
+		return withHints(fmt.Errorf("a CA already exists in %q, and init never replaces one", dir), "add --new to replace it with the imported root")
+	}
+	if c.String("key-storage") != "" {
+		e.notef("--key-storage only applies to a new CA; 'devca key-storage --to %s' moves this one's key", c.String("key-storage"))
+	}
+	fmt.Fprintf(e.stdout, "a CA already exists in %s\n", dir)
+	printRootSummary(e, existing)
+	e.notef("init never replaces a CA; 'devca init --new' makes a new one")
+	return ensureTrust(c, e, existing)
+}
+
+// incompleteHints say how to get out of a CA home that lost its root
+// certificate.
+func incompleteHints(inc *ca.IncompleteError) []string {
+	return []string{
+		fmt.Sprintf("if you have a backup of %s, put it back in %q", ca.RootCertFile, inc.Dir),
+		fmt.Sprintf("or run 'devca init --new' to move these files to %q and create a new CA", filepath.Join(inc.Dir, "retired")),
+	}
 }
 
 // printRootSummary prints the lines that identify a root.
@@ -171,7 +219,8 @@ func confirmReplace(c *cli.Context, e *env, old *ca.Authority) error {
 		return nil
 	}
 	if f, ok := e.stdin.(*os.File); !ok || !isTerminal(f) {
-		return usageErrorf("replacing the CA needs confirmation: pass --yes")
+		return &usageError{err: withHints(errors.New("replacing the CA needs confirmation: pass --yes"),
+			"standard input is not a terminal, so devca cannot ask; add --yes to replace the CA")}
 	}
 	fmt.Fprintf(e.stderr, "type yes to replace it: ")
 	line, _ := bufio.NewReader(e.stdin).ReadString('\n')
@@ -181,31 +230,49 @@ func confirmReplace(c *cli.Context, e *env, old *ca.Authority) error {
 	return nil
 }
 
-// retireCA moves the current root, key and metadata into a dated folder under
-// retired/, so that nothing is ever deleted and the old root can still be
-// removed from trust stores later.
-func retireCA(dir string, old *ca.Authority) (string, error) {
-	fp := strings.ReplaceAll(ca.Fingerprint(old.Cert), ":", "")[:16]
-	dest := filepath.Join(dir, "retired", time.Now().UTC().Format("20060102T150405Z")+"-"+strings.ToLower(fp))
+// retireCA moves every file of the CA home's root (certificate, key in any
+// storage, ca.json, unfinished copies of these) and the serve certificate it
+// issued into a dated folder under retired/, so that nothing is ever deleted
+// and the old root can still be removed from trust stores later.
+// fingerprint names the folder; it is empty when ca.json is unreadable.
+func retireCA(dir, fingerprint string) (string, error) {
+	fp := "incomplete"
+	if hex := strings.ReplaceAll(fingerprint, ":", ""); len(hex) >= 16 {
+		fp = strings.ToLower(hex[:16])
+	}
+	dest := filepath.Join(dir, "retired", time.Now().UTC().Format("20060102T150405Z")+"-"+fp)
+	names, err := ca.RootFiles(dir)
+	if err != nil {
+		return "", fmt.Errorf("retiring the old CA: %w", err)
+	}
 	if err := os.MkdirAll(dest, ca.DirPerm); err != nil {
 		return "", fmt.Errorf("retiring the old CA: %w", err)
 	}
 	// Copy the key and metadata first and move the certificate after them:
 	// whenever this stops, either the home still holds the whole old CA, or
-	// it holds none and the retired folder holds all of it.
-	keyFiles := append([]string{ca.RootKeyFile, ca.MetaFile}, old.KeyFiles()...)
-	for _, name := range keyFiles {
+	// it holds no certificate (then init calls it incomplete and --new
+	// retires the rest) and the retired folder holds all of it.
+	var copied []string
+	for _, name := range names {
+		if name == ca.RootCertFile {
+			continue
+		}
 		if err := copyFile(filepath.Join(dir, name), filepath.Join(dest, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return "", fmt.Errorf("retiring the old CA: %w", err)
 		}
+		copied = append(copied, name)
 	}
-	if err := os.Rename(filepath.Join(dir, ca.RootCertFile), filepath.Join(dest, ca.RootCertFile)); err != nil {
+	if err := os.Rename(filepath.Join(dir, ca.RootCertFile), filepath.Join(dest, ca.RootCertFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("retiring the old CA: %w", err)
 	}
-	for _, name := range keyFiles {
+	for _, name := range copied {
 		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return "", fmt.Errorf("retiring the old CA: %w", err)
 		}
+	}
+	// serve's cached certificate was issued by the old root.
+	if err := os.Rename(filepath.Join(dir, serve.CertDir), filepath.Join(dest, serve.CertDir)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("retiring the old CA: %w", err)
 	}
 	return dest, nil
 }
@@ -236,8 +303,7 @@ func (e *env) userName() string {
 	return ""
 }
 
-// isTerminal reports whether f is an interactive terminal.
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
+// isTerminal reports whether f is an interactive terminal. A character
+// device is not enough: /dev/null and /dev/zero are character devices too,
+// and a prompt read from them gets no answer or never ends.
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

@@ -458,7 +458,7 @@ func loadOrCreateCA(e *env) (*ca.Authority, error) {
 		return e.loadCA()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("creating a CA in %q: %w", dir, err)
+		return nil, explainLoadError(dir, fmt.Errorf("creating a CA in %q: %w", dir, err))
 	}
 	e.notef("created a CA in %q; no trust store was changed", dir)
 	return auth, nil

@@ -104,37 +104,47 @@ func keyStorageFlag() cli.Flag {
 
 // chooseKeyStorage returns the storage for a new root key and the secrets it
 // needs: --key-storage, else $DEVCA_KEY_STORAGE, else the keyring when one
-// answers and a plain file (with a warning) when none does.
-func (e *env) chooseKeyStorage(c *cli.Context, dir string) (ca.KeyStorage, ca.Secrets, error) {
-	return e.keyStorageFor(c.String("key-storage"), dir)
+// answers and a plain file when none does. warnings are for the caller to
+// print once the key is stored that way: a failed or cancelled init stores
+// nothing.
+func (e *env) chooseKeyStorage(c *cli.Context, dir string) (_ ca.KeyStorage, _ ca.Secrets, warnings []string, _ error) {
+	return e.keyStorageChoice(c.String("key-storage"), dir)
 }
 
 // keyStorageFor is chooseKeyStorage for an explicit choice ("" for none),
-// for commands without a --key-storage flag such as serve.
+// for commands without a --key-storage flag such as serve. It prints the
+// warnings at once.
 func (e *env) keyStorageFor(choice, dir string) (ca.KeyStorage, ca.Secrets, error) {
+	storage, sec, warnings, err := e.keyStorageChoice(choice, dir)
+	for _, w := range warnings {
+		e.warnf("%s", w)
+	}
+	return storage, sec, err
+}
+
+func (e *env) keyStorageChoice(choice, dir string) (ca.KeyStorage, ca.Secrets, []string, error) {
 	if choice == "" {
 		choice = e.getenv(envKeyStorage)
 	}
 	sec := ca.Secrets{Keyring: e.hintingKeyring("or keep the key elsewhere: --key-storage passphrase, or --key-storage file (unencrypted, like mkcert)")}
 	if choice == "" {
 		if err := ca.ProbeKeyring(e.systemKeyring()); err != nil {
-			e.warnf("no keyring answered (%v): the root key is stored unencrypted in %q; move it later with 'devca key-storage --to keyring'", err, filepath.Join(dir, ca.RootKeyFile))
-			return ca.StorageFile, sec, nil
+			return ca.StorageFile, sec, []string{fmt.Sprintf("no keyring answered (%v): the root key is stored unencrypted in %q; move it later with 'devca key-storage --to keyring'", err, filepath.Join(dir, ca.RootKeyFile))}, nil
 		}
-		return ca.StorageKeyring, sec, nil
+		return ca.StorageKeyring, sec, nil, nil
 	}
 	storage, err := ca.ParseKeyStorage(choice)
 	if err != nil {
-		return "", sec, &usageError{err: err}
+		return "", sec, nil, &usageError{err: err}
 	}
 	if storage == ca.StoragePassphrase {
 		pass, err := e.newPassphrase(false)
 		if err != nil {
-			return "", sec, err
+			return "", sec, nil, err
 		}
 		sec.Passphrase = func() ([]byte, error) { return pass, nil }
 	}
-	return storage, sec, nil
+	return storage, sec, nil, nil
 }
 
 // secrets returns what unlocks auth's key: the system keyring with hints on
