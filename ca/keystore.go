@@ -335,6 +335,11 @@ func loadStoredKey(dir string, meta Meta, sec Secrets) (crypto.Signer, error) {
 		if meta.KDF == nil {
 			return nil, fmt.Errorf("reading root key: %q lacks the passphrase parameters", filepath.Join(dir, MetaFile))
 		}
+		// Checked before the passphrase is asked for: a prompt that can
+		// only fail afterwards wastes the user's time.
+		if err := meta.KDF.check(); err != nil {
+			return nil, fmt.Errorf("reading root key: the passphrase parameters in %q: %w", filepath.Join(dir, MetaFile), err)
+		}
 		for attempt := 1; ; attempt++ {
 			pass, err := sec.passphrase()
 			if err != nil {
