@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -61,7 +60,7 @@ func MkcertCAROOT(getenv func(string) string, goos string) (string, error) {
 // only reads: the files are left as they are.
 func ReadMkcertCA(dir string) (*Root, error) {
 	certPath := filepath.Join(dir, mkcertCertFile)
-	certPEM, err := os.ReadFile(certPath)
+	certPEM, err := ReadInputFile(certPath, MaxInputFile)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("reading mkcert CA: %q has no %s", dir, mkcertCertFile)
@@ -73,7 +72,7 @@ func ReadMkcertCA(dir string) (*Root, error) {
 		return nil, fmt.Errorf("reading mkcert root %q: %w", certPath, err)
 	}
 	keyPath := filepath.Join(dir, mkcertKeyFile)
-	keyPEM, err := os.ReadFile(keyPath)
+	keyPEM, err := ReadInputFile(keyPath, MaxInputFile)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("reading mkcert CA: %q has no %s, so mkcert's root cannot sign there either", dir, mkcertKeyFile)

@@ -205,7 +205,7 @@ func (e *env) readImportedRoot(c *cli.Context, args []string) (*ca.Root, error) 
 		return root, nil
 	}
 	path := absPath(c.String("import"))
-	data, err := os.ReadFile(path)
+	data, err := ca.ReadInputFile(path, ca.MaxInputFile)
 	if err != nil {
 		return nil, fmt.Errorf("reading %q: %w", path, err)
 	}
