@@ -331,6 +331,9 @@ func ParseNames(inputs []string) (Names, []string, error) {
 	if len(inputs) == 0 {
 		return nil, nil, fmt.Errorf("no names given")
 	}
+	if err := checkNameCount(len(inputs)); err != nil {
+		return nil, nil, err
+	}
 	var out Names
 	var warnings []string
 	seen := map[string]bool{}

@@ -207,8 +207,13 @@ func stringOr(s, def string) string {
 	return def
 }
 
-// badNames is the usage error for a name that cannot go into a certificate.
+// badNames is the usage error for a name that cannot go into a certificate,
+// or for too many names, where a list of name kinds would not help.
 func badNames(err error) error {
+	var ne *ca.NameError
+	if !errors.As(err, &ne) {
+		return &usageError{err: err}
+	}
 	return &usageError{err: withHints(err, "a name is a DNS name (app.test, *.app.test), an IP address, an email address or a URI")}
 }
 
