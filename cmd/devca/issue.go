@@ -17,7 +17,7 @@ import (
 func leafOutputFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "cert-file", Usage: "write the certificate to `FILE` (default NAME+N.pem in the current folder)"},
-		&cli.IntFlag{Name: "days", Usage: fmt.Sprintf("validity in days, 1–%d", ca.MaxLeafDays), DefaultText: fmt.Sprint(ca.MaxLeafDays)},
+		decimalIntFlag{&cli.IntFlag{Name: "days", Usage: fmt.Sprintf("validity in days, 1–%d", ca.MaxLeafDays), DefaultText: fmt.Sprint(ca.MaxLeafDays)}},
 		&cli.BoolFlag{Name: "client", Usage: "also allow TLS client authentication"},
 		&cli.BoolFlag{Name: "fullchain", Usage: "append the root certificate to the certificate file"},
 		&cli.BoolFlag{Name: "force", Usage: "overwrite output files even if devca did not write them"},
