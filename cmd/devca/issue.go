@@ -174,30 +174,27 @@ func checkDays(c *cli.Context) error {
 	return nil
 }
 
-// explainIssueError adds the fix for a name outside the name constraints.
+// explainIssueError adds the fix for a name outside the name constraints. It
+// proposes a --permit only when init would accept it: never one that covers
+// public names.
 func explainIssueError(err error) error {
 	var ce *ca.ConstraintError
-	if errors.As(err, &ce) {
+	if !errors.As(err, &ce) {
+		return err
+	}
+	permit, perr := ca.PermitFor(ce.Name)
+	var pe *ca.PublicPermitError
+	switch {
+	case perr == nil:
 		return withHints(err,
 			"use a development name (such as app.test or app.localhost), or",
-			fmt.Sprintf("create a CA that permits it: 'devca init --new --permit %s' (this replaces the current CA)", permitSuggestion(ce.Name)))
+			fmt.Sprintf("create a CA that permits it: 'devca init --new --permit %s' (this replaces the current CA)", permit))
+	case errors.As(perr, &pe):
+		return withHints(err, pe.Reason,
+			"a devca root certifies only development and private names, so that a leaked key cannot impersonate real websites; use one such as app.test or app.localhost")
+	default:
+		return withHints(err, "use a development name (such as app.test or app.localhost)", perr.Error())
 	}
-	return err
-}
-
-// permitSuggestion proposes the --permit value that would allow n.
-func permitSuggestion(n ca.Name) string {
-	if n.Kind == ca.IPAddress {
-		return n.Value
-	}
-	host := strings.TrimPrefix(n.Value, "*.")
-	if i := strings.LastIndexByte(host, '@'); i >= 0 {
-		host = host[i+1:]
-	}
-	if n.URI != nil {
-		host = n.URI.Hostname()
-	}
-	return host
 }
 
 func stringOr(s, def string) string {
