@@ -9,10 +9,6 @@ import (
 	"strings"
 )
 
-// maxCSRNames bounds how many names one CSR may ask for; a request for more is
-// a mistake or an attack, and huge certificates break TLS handshakes.
-const maxCSRNames = 100
-
 // ParseCSR reads a certificate signing request in PEM or DER form and checks
 // its self-signature.
 func ParseCSR(data []byte) (*x509.CertificateRequest, error) {
@@ -54,9 +50,7 @@ func CSRNames(csr *x509.CertificateRequest) (Names, []string, error) {
 	if len(raw) == 0 {
 		return nil, nil, errors.New("the request names no host: it has no subject alternative names and no common name")
 	}
-	if len(raw) > maxCSRNames {
-		return nil, nil, fmt.Errorf("the request asks for %d names; devca signs at most %d", len(raw), maxCSRNames)
-	}
+	// ParseNames bounds the count, with the same message as for issue.
 	return ParseNames(raw)
 }
 

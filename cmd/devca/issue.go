@@ -17,7 +17,7 @@ import (
 func leafOutputFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "cert-file", Usage: "write the certificate to `FILE` (default NAME+N.pem in the current folder)"},
-		&cli.IntFlag{Name: "days", Usage: fmt.Sprintf("validity in days, 1–%d", ca.MaxLeafDays), DefaultText: fmt.Sprint(ca.MaxLeafDays)},
+		decimalIntFlag{&cli.IntFlag{Name: "days", Usage: fmt.Sprintf("validity in days, 1–%d", ca.MaxLeafDays), DefaultText: fmt.Sprint(ca.MaxLeafDays)}},
 		&cli.BoolFlag{Name: "client", Usage: "also allow TLS client authentication"},
 		&cli.BoolFlag{Name: "fullchain", Usage: "append the root certificate to the certificate file"},
 		&cli.BoolFlag{Name: "force", Usage: "overwrite output files even if devca did not write them"},
@@ -174,30 +174,27 @@ func checkDays(c *cli.Context) error {
 	return nil
 }
 
-// explainIssueError adds the fix for a name outside the name constraints.
+// explainIssueError adds the fix for a name outside the name constraints. It
+// proposes a --permit only when init would accept it: never one that covers
+// public names.
 func explainIssueError(err error) error {
 	var ce *ca.ConstraintError
-	if errors.As(err, &ce) {
+	if !errors.As(err, &ce) {
+		return err
+	}
+	permit, perr := ca.PermitFor(ce.Name)
+	var pe *ca.PublicPermitError
+	switch {
+	case perr == nil:
 		return withHints(err,
 			"use a development name (such as app.test or app.localhost), or",
-			fmt.Sprintf("create a CA that permits it: 'devca init --new --permit %s' (this replaces the current CA)", permitSuggestion(ce.Name)))
+			fmt.Sprintf("create a CA that permits it: 'devca init --new --permit %s' (this replaces the current CA)", permit))
+	case errors.As(perr, &pe):
+		return withHints(err, pe.Reason,
+			"a devca root certifies only development and private names, so that a leaked key cannot impersonate real websites; use one such as app.test or app.localhost")
+	default:
+		return withHints(err, "use a development name (such as app.test or app.localhost)", perr.Error())
 	}
-	return err
-}
-
-// permitSuggestion proposes the --permit value that would allow n.
-func permitSuggestion(n ca.Name) string {
-	if n.Kind == ca.IPAddress {
-		return n.Value
-	}
-	host := strings.TrimPrefix(n.Value, "*.")
-	if i := strings.LastIndexByte(host, '@'); i >= 0 {
-		host = host[i+1:]
-	}
-	if n.URI != nil {
-		host = n.URI.Hostname()
-	}
-	return host
 }
 
 func stringOr(s, def string) string {
@@ -207,8 +204,13 @@ func stringOr(s, def string) string {
 	return def
 }
 
-// badNames is the usage error for a name that cannot go into a certificate.
+// badNames is the usage error for a name that cannot go into a certificate,
+// or for too many names, where a list of name kinds would not help.
 func badNames(err error) error {
+	var ne *ca.NameError
+	if !errors.As(err, &ne) {
+		return &usageError{err: err}
+	}
 	return &usageError{err: withHints(err, "a name is a DNS name (app.test, *.app.test), an IP address, an email address or a URI")}
 }
 
