@@ -38,32 +38,16 @@ func requireTool(t *testing.T, name string) string {
 	return p
 }
 
-var built struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// devcaBinary builds the devca command once per test run, so end-to-end
-// tests run the real binary a user runs.
+// devcaBinary is the devca command that TestMain put on PATH: the test
+// binary itself, so serve tests run the same code as the other end-to-end
+// tests without a build of their own (or a binary left behind in /tmp).
 func devcaBinary(t *testing.T) string {
 	t.Helper()
-	built.once.Do(func() {
-		dir, err := os.MkdirTemp("", "devca-bin-")
-		if err != nil {
-			built.err = err
-			return
-		}
-		built.path = filepath.Join(dir, "devca")
-		out, err := exec.Command("go", "build", "-o", built.path, ".").CombinedOutput()
-		if err != nil {
-			built.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if built.err != nil {
-		t.Fatal(built.err)
+	p, err := exec.LookPath("devca")
+	if err != nil {
+		t.Fatalf("devca is not on PATH (TestMain puts it there): %v", err)
 	}
-	return built.path
+	return p
 }
 
 // syncBuffer collects a child's stderr while the test reads it.
