@@ -413,7 +413,7 @@ func serveCertificate(e *env, o *serveOptions, lanIPs []net.IP) (tls.Certificate
 	if err != nil {
 		return tls.Certificate{}, nil, &usageError{err: withHints(err, "check the --name and --addr values")}
 	}
-	cert, reused, err := serve.LeafCertificate(auth, names, time.Now())
+	leaf, err := serve.LeafCertificate(auth, names, time.Now())
 	if err != nil {
 		var ce *ca.ConstraintError
 		if errors.As(err, &ce) {
@@ -421,10 +421,14 @@ func serveCertificate(e *env, o *serveOptions, lanIPs []net.IP) (tls.Certificate
 		}
 		return tls.Certificate{}, nil, err
 	}
-	if !reused {
+	if !leaf.Reused {
 		e.notef("issued a certificate for %s", strings.Join(names.Values(), ", "))
 	}
-	return cert, auth, nil
+	if leaf.NotSaved != nil {
+		// The cache only saves work: a read-only CA home still serves.
+		e.warnf("the certificate is not cached in the CA home (%v): it lives in memory for this run, and the next start issues another", leaf.NotSaved)
+	}
+	return leaf.Cert, auth, nil
 }
 
 // loadOrCreateCA loads the CA, or creates one with the default constraints
