@@ -111,6 +111,13 @@ func startServeEnv(t *testing.T, env []string, args ...string) *serveProcess {
 	t.Helper()
 	cmd := exec.Command(devcaBinary(t), append([]string{"serve"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
+	return startServeCmd(t, cmd)
+}
+
+// startServeCmd starts cmd, a prepared "devca serve", and waits for the URL
+// it prints.
+func startServeCmd(t *testing.T, cmd *exec.Cmd) *serveProcess {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
