@@ -170,11 +170,13 @@ func (p *serveProcess) stop(t *testing.T) {
 }
 
 // artifactDir is where end-to-end tests leave files for a person to look
-// at: $DEVCA_ARTIFACTS, or a fixed folder under the system temp folder.
+// at: $DEVCA_ARTIFACTS when set, else a folder removed after the test, so a
+// plain run leaves nothing behind.
 func artifactDir(t *testing.T) string {
 	dir := os.Getenv("DEVCA_ARTIFACTS")
 	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "devca-artifacts")
+		t.Log("set DEVCA_ARTIFACTS=FOLDER to keep the screenshots")
+		return t.TempDir()
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -322,7 +324,11 @@ func chromiumCommand(chromium, userHome string, args ...string) *exec.Cmd {
 		"--no-first-run", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 		"--user-data-dir=" + filepath.Join(userHome, "profile")}
 	cmd := exec.Command(chromium, append(base, args...)...)
-	cmd.Env = append(os.Environ(), "HOME="+userHome)
+	// Chromium keeps shared memory files in TMPDIR (--disable-dev-shm-usage)
+	// and leaves some behind; userHome is removed after the test.
+	tmp := filepath.Join(userHome, "tmp")
+	os.MkdirAll(tmp, 0o700)
+	cmd.Env = append(os.Environ(), "HOME="+userHome, "TMPDIR="+tmp)
 	return cmd
 }
 
