@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 // DefaultPermittedDomains are the DNS names a devca root may certify unless
@@ -35,14 +37,27 @@ type Constraints struct {
 func (c Constraints) Constrained() bool { return len(c.Domains) > 0 || len(c.Ranges) > 0 }
 
 // DefaultConstraints returns the development-only constraints plus the extra
-// domains and CIDR ranges in permit.
+// domains and CIDR ranges in permit. A permit that covers public names or
+// addresses (see PublicPermitError) is refused: it would give back what the
+// constraints exist for.
 func DefaultConstraints(permit []string) (Constraints, error) {
+	return defaultConstraints(permit, false)
+}
+
+// DefaultConstraintsAllowingPublic is DefaultConstraints for a user who has
+// said explicitly that the root may certify public names too; Public lists
+// which permits do, for the warning.
+func DefaultConstraintsAllowingPublic(permit []string) (Constraints, error) {
+	return defaultConstraints(permit, true)
+}
+
+func defaultConstraints(permit []string, allowPublic bool) (Constraints, error) {
 	c := Constraints{Domains: append([]string(nil), DefaultPermittedDomains...)}
 	for _, r := range DefaultPermittedRanges {
 		c.Ranges = append(c.Ranges, netip.MustParsePrefix(r))
 	}
 	for _, p := range permit {
-		if err := c.add(p); err != nil {
+		if err := c.add(p, allowPublic); err != nil {
 			return Constraints{}, err
 		}
 	}
@@ -51,20 +66,17 @@ func DefaultConstraints(permit []string) (Constraints, error) {
 
 // add widens c by one domain (dev.example.com, or .dev.example.com which
 // means the same) or one CIDR range.
-func (c *Constraints) add(p string) error {
-	if strings.Contains(p, "/") {
-		prefix, err := netip.ParsePrefix(p)
-		if err != nil {
-			return fmt.Errorf("invalid --permit range %q: use CIDR notation such as 10.1.0.0/16", p)
-		}
-		if prefix.Masked() != prefix {
-			return fmt.Errorf("invalid --permit range %q: host bits are set; did you mean %s?", p, prefix.Masked())
+func (c *Constraints) add(p string, allowPublic bool) error {
+	prefix, isRange, err := parsePermitRange(p)
+	if err != nil {
+		return err
+	}
+	if isRange {
+		if err := publicRange(prefix); err != nil && !allowPublic {
+			err.Permit = p
+			return err
 		}
 		c.Ranges = append(c.Ranges, prefix)
-		return nil
-	}
-	if ip, ok := parseIP(p); ok {
-		c.Ranges = append(c.Ranges, netip.PrefixFrom(ip, ip.BitLen()))
 		return nil
 	}
 	d := strings.TrimPrefix(p, ".")
@@ -75,6 +87,10 @@ func (c *Constraints) add(p string) error {
 	if err != nil {
 		return fmt.Errorf("invalid --permit domain %q: %w", p, err)
 	}
+	if err := publicDomain(ascii); err != nil && !allowPublic {
+		err.Permit = p
+		return err
+	}
 	for _, have := range c.Domains {
 		if have == ascii {
 			return nil
@@ -82,6 +98,157 @@ func (c *Constraints) add(p string) error {
 	}
 	c.Domains = append(c.Domains, ascii)
 	return nil
+}
+
+// parsePermitRange reads a permit that is a CIDR range or a single address
+// (a range of one). isRange is false for anything else, a domain.
+func parsePermitRange(p string) (prefix netip.Prefix, isRange bool, err error) {
+	if strings.Contains(p, "/") {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			return prefix, true, fmt.Errorf("invalid --permit range %q: use CIDR notation such as 10.1.0.0/16", p)
+		}
+		if prefix.Masked() != prefix {
+			return prefix, true, fmt.Errorf("invalid --permit range %q: host bits are set; did you mean %s?", p, prefix.Masked())
+		}
+		return prefix, true, nil
+	}
+	if ip, ok := parseIP(p); ok {
+		return netip.PrefixFrom(ip, ip.BitLen()), true, nil
+	}
+	return netip.Prefix{}, false, nil
+}
+
+// PublicPermitError reports a permit that would let a root certify names or
+// addresses of the public internet, which belong to other people: a leaked
+// root key could then impersonate their sites.
+type PublicPermitError struct {
+	// Permit is the permit as the user wrote it (empty when the permit was
+	// derived from a name, as PermitFor does).
+	Permit string
+	// Covered is the domain or range in canonical form.
+	Covered string
+	Reason  string
+}
+
+func (e *PublicPermitError) Error() string {
+	p := e.Permit
+	if p == "" {
+		p = e.Covered
+	}
+	return fmt.Sprintf("--permit %s would let the root certify public names: %s", p, e.Reason)
+}
+
+// privateRanges are the address blocks that are never routed on the public
+// internet. A permitted range must lie wholly inside one of them: a range that
+// straddles two (172.0.0.0/11) includes public addresses in between.
+var privateRanges = []string{
+	// loopback (RFC 1122, RFC 4291)
+	"127.0.0.0/8", "::1/128",
+	// private (RFC 1918, RFC 4193)
+	"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7",
+	// link-local (RFC 3927, RFC 4291)
+	"169.254.0.0/16", "fe80::/10",
+	// shared address space for carrier-grade NAT (RFC 6598)
+	"100.64.0.0/10",
+	// documentation (RFC 5737, RFC 3849, RFC 9637)
+	"192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32", "3fff::/20",
+	// benchmarking (RFC 2544)
+	"198.18.0.0/15",
+}
+
+// publicRange returns an error unless r lies wholly in non-public space.
+func publicRange(r netip.Prefix) *PublicPermitError {
+	for _, s := range privateRanges {
+		if p := netip.MustParsePrefix(s); p.Bits() <= r.Bits() && p.Contains(r.Addr()) {
+			return nil
+		}
+	}
+	if r.IsSingleIP() {
+		return &PublicPermitError{Covered: r.String(), Reason: fmt.Sprintf("%s is a public internet address", r.Addr())}
+	}
+	return &PublicPermitError{Covered: r.String(), Reason: fmt.Sprintf(
+		"%s includes public internet addresses; a permitted range must lie within private (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fc00::/7), loopback, link-local, carrier-grade NAT (100.64.0.0/10) or documentation space", r)}
+}
+
+// publicDomain returns an error when permitting d (lower-case ASCII) would
+// cover names that belong to many different owners: a top-level domain, a
+// public suffix in the Public Suffix List (ICANN's co.uk as well as the
+// private section's github.io, whose subdomains are handed to unrelated
+// customers), or a domain whose every subdomain is a public suffix
+// (kawasaki.jp). The development names devca permits by default, and names
+// under them, are never public.
+//
+// A domain that merely contains a public suffix deeper down (amazonaws.com
+// holds s3.amazonaws.com) is not caught: the library answers for one name at a
+// time and cannot list what lies below a domain.
+func publicDomain(d string) *PublicPermitError {
+	for _, dev := range DefaultPermittedDomains {
+		if d == dev || strings.HasSuffix(d, "."+dev) {
+			return nil
+		}
+	}
+	if !strings.Contains(d, ".") {
+		// Every single label is a top-level domain, delegated or not yet:
+		// .dev and .app were once private names too, and a root outlives
+		// such changes. PublicSuffix answers for unknown ones by its "*"
+		// rule, so the test is the label count, not the list.
+		return &PublicPermitError{Covered: d, Reason: fmt.Sprintf(
+			"%q is a top-level domain, and names under it belong to whoever registers them", d)}
+	}
+	if suffix, _ := publicsuffix.PublicSuffix(d); suffix == d {
+		return &PublicPermitError{Covered: d, Reason: fmt.Sprintf(
+			"%q is a public suffix (publicsuffix.org): its subdomains belong to many different owners", d)}
+	}
+	// A wildcard rule (*.kawasaki.jp) makes every child a public suffix;
+	// any label the rule does not except will show it.
+	if child := "devca-probe." + d; len(child) <= maxNameLen {
+		if suffix, _ := publicsuffix.PublicSuffix(child); suffix == child {
+			return &PublicPermitError{Covered: d, Reason: fmt.Sprintf(
+				"every subdomain of %q is a public suffix (publicsuffix.org), each with its own owners", d)}
+		}
+	}
+	return nil
+}
+
+// PermitFor returns the narrowest --permit value that would let a root
+// certify n: the address itself, or the host name without a wildcard. When
+// that permit would cover public names it returns a *PublicPermitError
+// instead, so that no hint ever proposes one.
+func PermitFor(n Name) (string, error) {
+	if n.Kind == IPAddress {
+		r := netip.PrefixFrom(n.IP, n.IP.BitLen())
+		if err := publicRange(r); err != nil {
+			return "", err
+		}
+		return n.Value, nil
+	}
+	host := strings.TrimPrefix(n.host(), "*.")
+	if ip, ok := parseIP(host); ok {
+		// A URI with an IP host: an IP can never satisfy a DNS constraint.
+		return "", fmt.Errorf("a URI whose host is an IP address (%s) cannot satisfy a domain constraint", ip)
+	}
+	if err := publicDomain(host); err != nil {
+		return "", err
+	}
+	return host, nil
+}
+
+// Public lists the permitted domains and ranges that cover public names, for
+// a warning about a root made with DefaultConstraintsAllowingPublic.
+func (c Constraints) Public() []string {
+	var out []string
+	for _, d := range c.Domains {
+		if publicDomain(d) != nil {
+			out = append(out, d)
+		}
+	}
+	for _, r := range c.Ranges {
+		if publicRange(r) != nil {
+			out = append(out, r.String())
+		}
+	}
+	return out
 }
 
 // apply writes the constraints into a root certificate template. Each domain

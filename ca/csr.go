@@ -7,11 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
-// maxCSRNames bounds how many names one CSR may ask for; a request for more is
-// a mistake or an attack, and huge certificates break TLS handshakes.
-const maxCSRNames = 100
+// MaxCSRSize bounds the file a certificate signing request is read from:
+// even one with 100 names and an RSA-4096 key is under 16 KiB, so anything
+// larger is not a request, and reading it would only cost memory.
+const MaxCSRSize = 64 << 10
 
 // ParseCSR reads a certificate signing request in PEM or DER form and checks
 // its self-signature.
@@ -39,6 +43,12 @@ func ParseCSR(data []byte) (*x509.CertificateRequest, error) {
 // names. A request without SANs falls back to its common name, as many older
 // tools put the host name only there.
 func CSRNames(csr *x509.CertificateRequest) (Names, []string, error) {
+	// The x509 package drops SAN types it does not know; a request for
+	// one must not be signed as if it had not asked.
+	if kinds := unsupportedSANs(csr.Extensions); len(kinds) > 0 {
+		return nil, nil, fmt.Errorf("the request asks for subject alternative names devca cannot certify: %s; "+
+			"devca certifies DNS names, IP addresses, email addresses and URIs", strings.Join(kinds, ", "))
+	}
 	var raw []string
 	raw = append(raw, csr.DNSNames...)
 	for _, ip := range csr.IPAddresses {
@@ -54,9 +64,7 @@ func CSRNames(csr *x509.CertificateRequest) (Names, []string, error) {
 	if len(raw) == 0 {
 		return nil, nil, errors.New("the request names no host: it has no subject alternative names and no common name")
 	}
-	if len(raw) > maxCSRNames {
-		return nil, nil, fmt.Errorf("the request asks for %d names; devca signs at most %d", len(raw), maxCSRNames)
-	}
+	// ParseNames bounds the count, with the same message as for issue.
 	return ParseNames(raw)
 }
 
@@ -77,6 +85,52 @@ func (a *Authority) SignCSR(csr *x509.CertificateRequest, days int, client bool)
 		return nil, nil, err
 	}
 	return leaf, warnings, nil
+}
+
+// sanKinds names the GeneralName choices (RFC 5280, section 4.2.1.6) that
+// crypto/x509 skips when it parses a request, by context tag number.
+var sanKinds = map[uint8]string{
+	0: "otherName (such as a Windows user principal name)",
+	3: "x400Address",
+	4: "directoryName",
+	5: "ediPartyName",
+	8: "registeredID",
+}
+
+// unsupportedSANs names the kinds of subject alternative name in exts that
+// devca cannot put into a certificate, each once, in the order they appear.
+// A SAN extension that does not parse is left to crypto/x509, which refuses
+// it when the request is parsed.
+func unsupportedSANs(exts []pkix.Extension) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, ext := range exts {
+		if ext.Id.String() != "2.5.29.17" {
+			continue
+		}
+		input := cryptobyte.String(ext.Value)
+		var seq cryptobyte.String
+		if !input.ReadASN1(&seq, cbasn1.SEQUENCE) {
+			continue
+		}
+		for !seq.Empty() {
+			var name cryptobyte.String
+			var tag cbasn1.Tag
+			if !seq.ReadAnyASN1(&name, &tag) {
+				break
+			}
+			const contextSpecific, classMask, numberMask = 0x80, 0xc0, 0x1f
+			kind, known := sanKinds[uint8(tag)&numberMask]
+			if uint8(tag)&classMask != contextSpecific || uint8(tag)&numberMask > 8 {
+				kind, known = fmt.Sprintf("an unknown kind (tag 0x%02x)", uint8(tag)), true
+			}
+			if known && !seen[kind] {
+				seen[kind] = true
+				out = append(out, kind)
+			}
+		}
+	}
+	return out
 }
 
 // IgnoredExtensions names the extensions in a request that signing drops:

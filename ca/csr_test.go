@@ -193,7 +193,7 @@ func TestSignCSR(t *testing.T) {
 		return u
 	}
 	var many []string
-	for i := range maxCSRNames + 1 {
+	for i := range MaxNames + 1 {
 		many = append(many, fmt.Sprintf("h%d.app.test", i))
 	}
 
@@ -215,7 +215,7 @@ func TestSignCSR(t *testing.T) {
 		{name: "ok/duplicates dropped", tmpl: x509.CertificateRequest{DNSNames: []string{"app.test", "APP.test"}}, want: []string{"app.test"}},
 		{name: "ok/rsa key", key: rsa2048, tmpl: x509.CertificateRequest{DNSNames: []string{"app.test"}}, want: []string{"app.test"}},
 		{name: "ok/client and days", tmpl: x509.CertificateRequest{DNSNames: []string{"app.test"}}, client: true, days: 7, want: []string{"app.test"}},
-		{name: "ok/exactly the maximum of names", tmpl: x509.CertificateRequest{DNSNames: many[:maxCSRNames]}, want: many[:maxCSRNames]},
+		{name: "ok/exactly the maximum of names", tmpl: x509.CertificateRequest{DNSNames: many[:MaxNames]}, want: many[:MaxNames]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tmpl := tc.tmpl

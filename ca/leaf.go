@@ -19,6 +19,20 @@ import (
 // (https://support.apple.com/en-us/103769).
 const MaxLeafDays = 825
 
+// MaxNames bounds how many names one certificate may carry, whether they come
+// from the command line or a CSR: more is a mistake or an attack, and huge
+// certificates break TLS handshakes.
+const MaxNames = 100
+
+// checkNameCount is the one check of MaxNames, so that every way in gives the
+// same message.
+func checkNameCount(n int) error {
+	if n > MaxNames {
+		return fmt.Errorf("%d names given; a certificate carries at most %d (huge certificates break TLS handshakes): split them over several certificates", n, MaxNames)
+	}
+	return nil
+}
+
 // backdate is how far before "now" a leaf becomes valid, so that a client
 // whose clock runs a little behind (a VM after suspend, a phone) accepts it.
 const backdate = time.Hour
@@ -68,6 +82,9 @@ func (e *ConstraintError) Error() string {
 func (a *Authority) Issue(req LeafRequest) (*Leaf, error) {
 	if len(req.Names) == 0 {
 		return nil, errors.New("a certificate needs at least one name")
+	}
+	if err := checkNameCount(len(req.Names)); err != nil {
+		return nil, err
 	}
 	cons := a.Constraints()
 	for _, n := range req.Names {

@@ -117,6 +117,9 @@ func ParseName(s string) (Name, error) {
 	if ip, ok := parseIP(s); ok {
 		return Name{Kind: IPAddress, Value: ip.String(), IP: ip}, nil
 	}
+	if err := notAnAddress(s); err != nil {
+		return Name{}, err
+	}
 	if strings.Contains(s, "://") {
 		return parseURI(s)
 	}
@@ -138,6 +141,24 @@ func parseIP(s string) (netip.Addr, bool) {
 	}
 	// An IPv4-mapped IPv6 address is the IPv4 address to every TLS client.
 	return ip.Unmap(), true
+}
+
+// notAnAddress explains inputs that look like an IP address but cannot be
+// one in a certificate, which would otherwise be reported as bad characters in
+// a DNS name.
+func notAnAddress(s string) error {
+	bare := strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	if ip, err := netip.ParseAddr(bare); err == nil && ip.Zone() != "" {
+		return nameErr(s, "%%%s is an IPv6 zone, the network interface on this machine that the address belongs to; "+
+			"a certificate cannot carry one, because a zone means nothing on another machine: use %s", ip.Zone(), ip.WithZone(""))
+	}
+	if p, err := netip.ParsePrefix(bare); err == nil {
+		if p.IsSingleIP() {
+			return nameErr(s, "%s is written as an address range (CIDR) of one address; give the address alone: %s", p, p.Addr())
+		}
+		return nameErr(s, "%s is an address range (CIDR), not an address; a certificate names single IP addresses, so list the ones the server answers on", p)
+	}
+	return nil
 }
 
 func parseDNSName(input string) (Name, error) {
@@ -309,6 +330,9 @@ type Names []Name
 func ParseNames(inputs []string) (Names, []string, error) {
 	if len(inputs) == 0 {
 		return nil, nil, fmt.Errorf("no names given")
+	}
+	if err := checkNameCount(len(inputs)); err != nil {
+		return nil, nil, err
 	}
 	var out Names
 	var warnings []string

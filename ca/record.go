@@ -1,6 +1,9 @@
 package ca
 
 import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -25,6 +28,13 @@ type Entry struct {
 	FullChain bool   `json:"fullchain,omitempty"`
 	// CSRFile is set for signed requests: renew re-signs the same request.
 	CSRFile string `json:"csr_file,omitempty"`
+	// CertSHA256, KeySHA256 and P12SHA256 are digests of the files as
+	// written (see ContentSHA256), so that renew replaces a file only while
+	// it is unchanged. Records written before devca kept them
+	// lack them.
+	CertSHA256 string `json:"cert_sha256,omitempty"`
+	KeySHA256  string `json:"key_sha256,omitempty"`
+	P12SHA256  string `json:"p12_sha256,omitempty"`
 	// ReplacedBy is the serial of a later certificate written to the same
 	// file (a renewal or re-issue). It is derived when reading the record.
 	ReplacedBy string `json:"replaced_by,omitempty"`
@@ -143,4 +153,35 @@ func (a *Authority) WrittenFiles() (map[string]bool, error) {
 		}
 	}
 	return files, nil
+}
+
+// ContentSHA256 is the digest the record keeps of a written file: the
+// SHA-256 of its contents in lower-case hex.
+func ContentSHA256(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+// SetDigests records the digest of each of files that e names as its
+// certificate, key or PKCS#12 file.
+func (e *Entry) SetDigests(files []OutputFile) {
+	for _, f := range files {
+		switch f.Path {
+		case "":
+		case e.CertFile:
+			e.CertSHA256 = ContentSHA256(f.Data)
+		case e.KeyFile:
+			e.KeySHA256 = ContentSHA256(f.Data)
+		case e.P12File:
+			e.P12SHA256 = ContentSHA256(f.Data)
+		}
+	}
+}
+
+// KeyMatchesCert reports whether keyPEM holds the private key of cert. It
+// tells whether a key file recorded before devca kept digests still holds
+// the key devca wrote.
+func KeyMatchesCert(keyPEM []byte, cert *x509.Certificate) bool {
+	key, err := parseKeyPEM(keyPEM)
+	return err == nil && publicKeysEqual(key.Public(), cert.PublicKey)
 }

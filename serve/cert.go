@@ -6,6 +6,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -28,42 +30,74 @@ const (
 // replaced by a new one.
 const RenewBefore = 30 * 24 * time.Hour
 
+// CachedLeaf is the certificate LeafCertificate returns.
+type CachedLeaf struct {
+	Cert tls.Certificate
+	// Reused says the certificate came from the cache.
+	Reused bool
+	// NotSaved, when not nil, says why a newly issued certificate could
+	// not be cached (a read-only CA home, a full disk): it serves this run
+	// only, and the next start issues another.
+	NotSaved error
+}
+
 // LeafCertificate returns a certificate for names from the cache in the CA
 // home, or issues and caches a new one when the cached one is missing,
 // unreadable, not issued by a's root, expires within RenewBefore, or lacks
-// one of names. reused reports whether the cached certificate was used.
+// one of names.
 //
 // The check and the replacement happen under the CA home's lock, so two
 // devca serve processes starting together issue one certificate, not two.
-func LeafCertificate(a *ca.Authority, names ca.Names, now time.Time) (cert tls.Certificate, reused bool, err error) {
-	err = a.WithLock(func() error {
-		cert, reused, err = leafCertificateLocked(a, names, now)
+// The cache only saves work: when the home cannot be locked or written, a
+// valid cached certificate is still used, or a new one is issued and kept
+// in memory, and NotSaved says so.
+func LeafCertificate(a *ca.Authority, names ca.Names, now time.Time) (CachedLeaf, error) {
+	var res CachedLeaf
+	locked := false
+	err := a.WithLock(func() error {
+		locked = true
+		var err error
+		res, err = leafCertificateLocked(a, names, now, true)
 		return err
 	})
-	return cert, reused, err
+	if err != nil && !locked {
+		// Without the lock nothing is written: another devca may be
+		// replacing the file.
+		lockErr := err
+		res, err = leafCertificateLocked(a, names, now, false)
+		if err == nil && !res.Reused {
+			res.NotSaved = lockErr
+		}
+	}
+	return res, err
 }
 
-func leafCertificateLocked(a *ca.Authority, names ca.Names, now time.Time) (cert tls.Certificate, reused bool, err error) {
+func leafCertificateLocked(a *ca.Authority, names ca.Names, now time.Time, save bool) (CachedLeaf, error) {
 	path := filepath.Join(a.Dir, CertDir, CertFile)
 	if c, err := loadCached(path, a.Cert, names, now); err == nil {
-		return c, true, nil
+		return CachedLeaf{Cert: c, Reused: true}, nil
 	}
 	leaf, err := a.Issue(ca.LeafRequest{Names: names})
 	if err != nil {
-		return tls.Certificate{}, false, fmt.Errorf("issuing the serve certificate: %w", err)
+		return CachedLeaf{}, fmt.Errorf("issuing the serve certificate: %w", err)
 	}
-	cert, err = leaf.TLSCertificate()
+	cert, err := leaf.TLSCertificate()
 	if err != nil {
-		return tls.Certificate{}, false, fmt.Errorf("issuing the serve certificate: %w", err)
+		return CachedLeaf{}, fmt.Errorf("issuing the serve certificate: %w", err)
+	}
+	res := CachedLeaf{Cert: cert}
+	if !save {
+		return res, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), ca.DirPerm); err != nil {
-		return tls.Certificate{}, false, fmt.Errorf("saving the serve certificate: %w", err)
+		res.NotSaved = fmt.Errorf("saving the serve certificate: %w", err)
+		return res, nil
 	}
 	data := slices.Concat(leaf.CertPEM, leaf.KeyPEM)
 	if err := ca.WriteFileAtomic(path, data, ca.KeyPerm); err != nil {
-		return tls.Certificate{}, false, fmt.Errorf("saving the serve certificate: %w", err)
+		res.NotSaved = fmt.Errorf("saving the serve certificate: %w", err)
 	}
-	return cert, false, nil
+	return res, nil
 }
 
 // errStale says a cached certificate cannot be reused; the caller issues a
@@ -130,22 +164,85 @@ func covers(leaf *x509.Certificate, n ca.Name) bool {
 	return false
 }
 
+// MaxKeyPairFileSize bounds what LoadKeyPair reads from each file: a
+// certificate chain or a key is a few kilobytes, and a larger file is a
+// mistake (a wrong path, a device) that must not fill memory.
+const MaxKeyPairFileSize = 1 << 20
+
 // LoadKeyPair reads a certificate the user already has (--cert-file and
-// --key-file) and checks that the key belongs to it.
+// --key-file) and checks that the key belongs to it. Each must be a regular
+// file of at most MaxKeyPairFileSize bytes.
 func LoadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
-	certPEM, err := os.ReadFile(certFile)
+	certPEM, err := readSmallFile(certFile)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("reading certificate: %w", err)
+		return tls.Certificate{}, fmt.Errorf("reading certificate %q: %w", certFile, err)
 	}
-	keyPEM, err := os.ReadFile(keyFile)
+	keyPEM, err := readSmallFile(keyFile)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("reading key: %w", err)
+		return tls.Certificate{}, fmt.Errorf("reading key %q: %w", keyFile, err)
 	}
 	c, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("loading %q and %q: %w", certFile, keyFile, err)
 	}
 	return c, nil
+}
+
+// readSmallFile reads a regular file of at most MaxKeyPairFileSize bytes.
+// The type is checked before the file is opened, since opening a FIFO
+// blocks until a writer comes and opening a device may have side effects,
+// and again on the open file in case it was replaced in between.
+func readSmallFile(name string) ([]byte, error) {
+	fi, err := os.Stat(name)
+	if err != nil {
+		return nil, pathCause(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errNotRegular(fi)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, pathCause(err)
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, errNotRegular(fi)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxKeyPairFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxKeyPairFileSize {
+		return nil, fmt.Errorf("the file is larger than %d KiB, too large for a certificate or key", MaxKeyPairFileSize>>10)
+	}
+	return data, nil
+}
+
+// pathCause drops the operation and path from a *fs.PathError, which the
+// caller's message already names.
+func pathCause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func errNotRegular(fi fs.FileInfo) error {
+	what := "not a regular file"
+	switch t := fi.Mode().Type(); {
+	case t&fs.ModeDir != 0:
+		what = "a folder, not a file"
+	case t&fs.ModeNamedPipe != 0:
+		what = "a named pipe, not a regular file"
+	case t&fs.ModeSocket != 0:
+		what = "a socket, not a regular file"
+	case t&fs.ModeDevice != 0:
+		what = "a device, not a regular file"
+	}
+	return errors.New(what)
 }
 
 // SystemTrusts reports whether the system's trust store, as Go reads it,

@@ -36,7 +36,7 @@ func TestLeafCertificateConcurrentStarts(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			_, reused, err := LeafCertificate(a, names, time.Now())
+			_, reused, err := leafCert(a, names, time.Now())
 			if err != nil {
 				t.Error(err)
 				return

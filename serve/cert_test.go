@@ -38,7 +38,7 @@ func TestLeafCertificate(t *testing.T) {
 	now := time.Now()
 	base := names(t, "localhost", "127.0.0.1", "::1")
 
-	c1, reused, err := LeafCertificate(a, base, now)
+	c1, reused, err := leafCert(a, base, now)
 	if err != nil || reused {
 		t.Fatalf("first: reused %v, %v", reused, err)
 	}
@@ -65,7 +65,7 @@ func TestLeafCertificate(t *testing.T) {
 	}
 	for _, tc := range ok {
 		t.Run("ok/reuse/"+tc.name, func(t *testing.T) {
-			c, reused, err := LeafCertificate(a, tc.names, tc.now)
+			c, reused, err := leafCert(a, tc.names, tc.now)
 			if err != nil || !reused || !c.Leaf.Equal(c1.Leaf) {
 				t.Errorf("reused %v, %v", reused, err)
 			}
@@ -73,20 +73,20 @@ func TestLeafCertificate(t *testing.T) {
 	}
 
 	t.Run("ok/new name", func(t *testing.T) {
-		c, reused, err := LeafCertificate(a, names(t, "localhost", "app.localhost"), now)
+		c, reused, err := leafCert(a, names(t, "localhost", "app.localhost"), now)
 		if err != nil || reused || c.Leaf.Equal(c1.Leaf) {
 			t.Fatalf("reused %v, %v", reused, err)
 		}
 		// The cache now holds the new certificate.
-		c2, reused, err := LeafCertificate(a, names(t, "app.localhost"), now)
+		c2, reused, err := leafCert(a, names(t, "app.localhost"), now)
 		if err != nil || !reused || !c2.Leaf.Equal(c.Leaf) {
 			t.Errorf("second use: reused %v, %v", reused, err)
 		}
 	})
 	t.Run("ok/near expiry", func(t *testing.T) {
-		c, _, _ := LeafCertificate(a, base, now)
+		c, _, _ := leafCert(a, base, now)
 		soon := c.Leaf.NotAfter.Add(-RenewBefore / 2)
-		if _, reused, err := LeafCertificate(a, base, soon); err != nil || reused {
+		if _, reused, err := leafCert(a, base, soon); err != nil || reused {
 			t.Errorf("near expiry: reused %v, %v", reused, err)
 		}
 	})
@@ -95,7 +95,7 @@ func TestLeafCertificate(t *testing.T) {
 		data, _ := os.ReadFile(path)
 		os.MkdirAll(filepath.Join(other.Dir, CertDir), 0o700)
 		os.WriteFile(filepath.Join(other.Dir, CertDir, CertFile), data, 0o600)
-		c, reused, err := LeafCertificate(other, base, now)
+		c, reused, err := leafCert(other, base, now)
 		if err != nil || reused {
 			t.Fatalf("other root: reused %v, %v", reused, err)
 		}
@@ -107,18 +107,18 @@ func TestLeafCertificate(t *testing.T) {
 	})
 	t.Run("ok/unsafe cache mode", func(t *testing.T) {
 		os.Chmod(path, 0o644)
-		if _, reused, err := LeafCertificate(a, base, now); err != nil || reused {
+		if _, reused, err := leafCert(a, base, now); err != nil || reused {
 			t.Errorf("world-readable cache reused %v, %v", reused, err)
 		}
 	})
 	t.Run("ok/garbage cache", func(t *testing.T) {
 		os.WriteFile(path, []byte("not pem"), 0o600)
-		if _, reused, err := LeafCertificate(a, base, now); err != nil || reused {
+		if _, reused, err := leafCert(a, base, now); err != nil || reused {
 			t.Errorf("garbage cache: reused %v, %v", reused, err)
 		}
 	})
 	t.Run("fail/outside constraints", func(t *testing.T) {
-		if _, _, err := LeafCertificate(a, names(t, "example.com"), now); err == nil {
+		if _, _, err := leafCert(a, names(t, "example.com"), now); err == nil {
 			t.Error("issued a certificate for example.com")
 		}
 	})

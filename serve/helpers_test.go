@@ -16,10 +16,21 @@ import (
 	"github.com/devca/devca/ca"
 )
 
+// TestMain removes the shared test CA after the tests, so a run leaves no
+// key behind in the temporary folder.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if testCA.dir != "" {
+		os.RemoveAll(testCA.dir)
+	}
+	os.Exit(code)
+}
+
 // testCA is one devca CA shared by the tests of this package: creating a
 // root and a leaf per test would only make the suite slower.
 var testCA struct {
 	once sync.Once
+	dir  string // removed by TestMain: it holds the test root's key
 	auth *ca.Authority
 	leaf tls.Certificate
 	pool *x509.CertPool
@@ -36,6 +47,7 @@ func authority(t testing.TB) (*ca.Authority, tls.Certificate, *x509.CertPool) {
 			testCA.err = err
 			return
 		}
+		testCA.dir = dir
 		home := filepath.Join(dir, "home")
 		cons, err := ca.DefaultConstraints(nil)
 		if err != nil {

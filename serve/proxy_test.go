@@ -2,11 +2,14 @@ package serve
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -208,5 +211,184 @@ func TestProxyHeaders(t *testing.T) {
 	}
 	if got := resp.Header.Get("X-Content-Type-Options"); got != "nosniff" {
 		t.Errorf("nosniff = %q", got)
+	}
+}
+
+// TestProxyLoop points a devca proxy at a second listener of the same
+// handler: the request comes back carrying this server's hop id, so the
+// second pass answers 508 at once and the client sees 508, not a request
+// that loops until memory runs out.
+func TestProxyLoop(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log syncBuffer
+	h := newHandler(t, Config{Proxy: &url.URL{Scheme: "http", Host: ln.Addr().String(), Path: "/base"}, AccessLog: &log})
+	second := httptest.NewUnstartedServer(h)
+	second.Listener.Close()
+	second.Listener = ln
+	second.Start()
+	defer second.Close()
+	first, client := startTLS(t, h)
+
+	for _, target := range []string{first.URL + "/page?x=1", second.URL + "/page"} {
+		c := client
+		if strings.HasPrefix(target, "http://") {
+			c = http.DefaultClient
+		}
+		done := make(chan struct{})
+		var resp *http.Response
+		var err error
+		go func() {
+			defer close(done)
+			resp, err = c.Get(target)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("GET %s: no answer within 10s (a loop?)", target)
+		}
+		if err != nil {
+			t.Fatalf("GET %s: %v", target, err)
+		}
+		got := body(t, resp)
+		if resp.StatusCode != http.StatusLoopDetected || !strings.Contains(got, "leads back to devca") || !strings.Contains(got, ln.Addr().String()) {
+			t.Errorf("GET %s = %d %q, want 508", target, resp.StatusCode, got)
+		}
+	}
+	if n := strings.Count(log.String(), " 508 "); n != 4 {
+		t.Errorf("access log has %d lines with 508, want two per request (the client's and the one that came back):\n%s", n, log.String())
+	}
+	if !strings.Contains(log.String(), "proxy loop") {
+		t.Errorf("the error log does not name the loop:\n%s", log.String())
+	}
+}
+
+// TestProxyHopHeader: every forwarded request carries this server's hop
+// id, and ids of other devca servers pass through, so chains still work.
+func TestProxyHopHeader(t *testing.T) {
+	seen := make(chan []string, 2)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Values(HopHeader)
+	}))
+	defer up.Close()
+	u, _ := url.Parse(up.URL)
+	h := newHandler(t, Config{Proxy: u})
+	if resp := do(t, h, "GET", "/"); resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	own := <-seen
+	if len(own) != 1 || len(own[0]) < 20 {
+		t.Fatalf("upstream saw %s %q, want one random id", HopHeader, own)
+	}
+	if resp := do(t, h, "GET", "/", HopHeader+": other-devca, another"); resp.StatusCode != 200 {
+		t.Fatalf("a request through other devca servers = %d", resp.StatusCode)
+	}
+	if got := <-seen; len(got) != 2 || got[0] != "other-devca, another" || got[1] != own[0] {
+		t.Errorf("upstream saw %q, want the earlier ids and this server's", got)
+	}
+	if resp := do(t, h, "GET", "/", HopHeader+": x, "+own[0]); resp.StatusCode != http.StatusLoopDetected {
+		t.Errorf("own id in a list = %d, want 508", resp.StatusCode)
+	}
+	if other := newHandler(t, Config{Proxy: u}); other.proxy.(*proxy).hop == own[0] {
+		t.Error("two servers share a hop id")
+	}
+}
+
+// TestProxyErrorPageHidesSecrets: the 502 page names the upstream by
+// scheme, host, port and path; never its user name, password or query.
+func TestProxyErrorPageHidesSecrets(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	u, _ := url.Parse("http://alice:hunter2@" + addr + "/app?token=s3cret#frag")
+	var log strings.Builder
+	h := newHandler(t, Config{Proxy: u, ErrorLog: &log})
+	resp := do(t, h, "GET", "/page")
+	got := body(t, resp)
+	if resp.StatusCode != 502 || !strings.Contains(got, "<code>http://"+addr+"/app</code>") {
+		t.Errorf("502 page = %d %q", resp.StatusCode, got)
+	}
+	for _, secret := range []string{"alice", "hunter2", "token", "s3cret", "frag"} {
+		if strings.Contains(got, secret) || strings.Contains(log.String(), secret) {
+			t.Errorf("%q shown:\npage: %s\nlog: %s", secret, got, log.String())
+		}
+	}
+	for in, want := range map[string]string{
+		"http://localhost":             "http://localhost:80",
+		"https://u@dev.test/x?y=1":     "https://dev.test:443/x",
+		"http://[::1]:3000/base/?q#f":  "http://[::1]:3000/base/",
+		"http://127.0.0.1:5173/a%20b/": "http://127.0.0.1:5173/a%20b/",
+	} {
+		u, _ := url.Parse(in)
+		if got := UpstreamDisplay(u); got != want {
+			t.Errorf("UpstreamDisplay(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+func TestCheckUpstream(t *testing.T) {
+	tcp := func(s string) net.Addr { return net.TCPAddrFromAddrPort(netip.MustParseAddrPort(s)) }
+	localhost := []net.Addr{tcp("127.0.0.1:8443"), tcp("[::1]:8443")}
+	all4 := []net.Addr{tcp("0.0.0.0:8443")}
+	all6 := []net.Addr{tcp("[::]:8443")}
+	local := []netip.Addr{netip.MustParseAddr("192.168.1.20"), netip.MustParseAddr("fe80::1")}
+	lookup := func(_ context.Context, host string) ([]netip.Addr, error) {
+		switch host {
+		case "localhost":
+			return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")}, nil
+		case "mybox.lan":
+			return []netip.Addr{netip.MustParseAddr("192.168.1.20")}, nil
+		case "other.lan":
+			return []netip.Addr{netip.MustParseAddr("192.168.1.99")}, nil
+		}
+		return nil, errors.New("no such host")
+	}
+	for _, tc := range []struct {
+		upstream string
+		lns      []net.Addr
+		loop     bool
+	}{
+		{"http://localhost:8443", localhost, true},
+		{"http://127.0.0.1:8443/app?x", localhost, true},
+		{"https://[::1]:8443", localhost, true},
+		{"http://0.0.0.0:8443", localhost, true},
+		{"http://[::]:8443", localhost, true},
+		{"http://127.0.0.2:8443", all4, true},
+		{"http://localhost:8443", all4, true},
+		{"http://localhost:8443", all6, true},
+		{"http://192.168.1.20:8443", all6, true},
+		{"http://[::ffff:127.0.0.1]:8443", localhost, true},
+		{"http://[fe80::1%25eth0]:8443", all6, true},
+		{"http://mybox.lan:8443", all4, true},
+		{"http://localhost:80", []net.Addr{tcp("127.0.0.1:80")}, true},
+		{"https://localhost", []net.Addr{tcp("[::1]:443")}, true},
+
+		{"http://localhost:3000", localhost, false},
+		{"http://localhost:8443", []net.Addr{tcp("192.168.1.20:8443")}, false},
+		{"http://192.168.1.20:8443", localhost, false},
+		{"http://other.lan:8443", all4, false},
+		{"http://unknown.test:8443", all4, false},
+		{"http://10.0.0.7:8443", all6, false},
+		{"https://localhost", []net.Addr{tcp("127.0.0.1:80")}, false},
+	} {
+		name := "ok/"
+		if tc.loop {
+			name = "fail/"
+		}
+		t.Run(name+tc.upstream+" on "+tc.lns[0].String(), func(t *testing.T) {
+			u, err := url.Parse(tc.upstream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = CheckUpstream(context.Background(), u, tc.lns, local, lookup)
+			if got := errors.Is(err, ErrProxyLoop); got != tc.loop {
+				t.Errorf("CheckUpstream = %v, want a loop: %v", err, tc.loop)
+			}
+		})
 	}
 }

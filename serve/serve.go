@@ -81,6 +81,7 @@ type Config struct {
 	// requests.
 	CORS bool
 	// Headers are added to every response; they win over devca's defaults.
+	// New refuses any that [CheckHeader] refuses.
 	Headers http.Header
 	// LiveReload watches Dir and reloads open HTML pages when it changes.
 	LiveReload bool
@@ -128,6 +129,11 @@ func New(cfg Config) (*Handler, error) {
 	}
 	h := &Handler{cfg: cfg, headers: http.Header{}}
 	for k, vs := range cfg.Headers {
+		for _, v := range vs {
+			if err := CheckHeader(k, v); err != nil {
+				return nil, err
+			}
+		}
 		h.headers[http.CanonicalHeaderKey(k)] = append([]string(nil), vs...)
 	}
 	errOut := cfg.ErrorLog

@@ -196,6 +196,9 @@ func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
 		msg = "flag " + flagSpelling(name) + " needs a value"
 	} else if value, flagName, ok := parseInvalidValue(msg); ok {
 		msg = fmt.Sprintf("invalid value %s for flag %s", value, flagSpelling(flagName))
+		if cause := invalidValueCause(err.Error()); cause != "" {
+			msg += ": " + cause
+		}
 	}
 	name := "devca"
 	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {

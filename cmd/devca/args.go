@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -54,6 +56,9 @@ func positionalArgs(c *cli.Context, rawArgs []string) ([]string, error) {
 			value = args[i]
 		}
 		if err := c.Set(name, value); err != nil {
+			if errors.Is(err, errNotDecimal) {
+				return nil, usage("invalid value %q for flag %s: %v", value, flagSpelling(name), err)
+			}
 			return nil, usage("invalid value %q for flag %s", value, flagSpelling(name))
 		}
 	}
@@ -78,4 +83,51 @@ func afterDashDash(raw, args []string) bool {
 		}
 	}
 	return false
+}
+
+// decimalIntFlag is an IntFlag that reads only decimal numbers. The flag
+// package reads integers in any base, so "--days 0x10" meant 16 days and
+// "--days 010" meant 8; a number of days is never meant that way.
+type decimalIntFlag struct{ *cli.IntFlag }
+
+// Apply registers the flag with a decimal-only value; everything else (help,
+// IsSet, c.Int) is IntFlag's. Unlike IntFlag it reads no environment
+// variable or file: no devca number flag has one.
+func (f decimalIntFlag) Apply(set *flag.FlagSet) error {
+	for _, name := range f.Names() {
+		v := decimalInt(f.Value)
+		set.Var(&v, name, f.Usage)
+	}
+	return nil
+}
+
+// errNotDecimal is the cause a usage error shows for a value decimalInt
+// refuses.
+var errNotDecimal = errors.New("not a whole number in decimal digits")
+
+// decimalInt is the flag.Value of a decimalIntFlag.
+type decimalInt int
+
+func (d *decimalInt) String() string { return strconv.Itoa(int(*d)) }
+
+func (d *decimalInt) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, strconv.IntSize)
+	if err != nil {
+		return errNotDecimal
+	}
+	*d = decimalInt(n)
+	return nil
+}
+
+// Get makes the value a flag.Getter, as the flag package's own values are.
+func (d *decimalInt) Get() any { return int(*d) }
+
+// invalidValueCause is the part of the flag package's "invalid value"
+// message worth showing: the cause when a devca value gave it, not the
+// package's bare "parse error".
+func invalidValueCause(msg string) string {
+	if strings.HasSuffix(msg, ": "+errNotDecimal.Error()) {
+		return errNotDecimal.Error()
+	}
+	return ""
 }

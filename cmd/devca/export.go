@@ -58,17 +58,16 @@ func runExport(c *cli.Context, e *env) error {
 	if c.Bool("no-password") && c.IsSet("password") {
 		return usageErrorf("--password and --no-password cannot be used together")
 	}
-	path := absPath(c.String("p12"))
-	if !c.Bool("force") {
-		if _, err := os.Lstat(path); err == nil {
-			return withHints(fmt.Errorf("exporting the CA: %q exists", path), "choose another name, or pass --force to overwrite it")
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("exporting the CA: %w", err)
-		}
+	if c.String("p12") == stdoutPath {
+		return usageErrorf("--p12 - would print the root key; devca writes it only to a file")
 	}
 	auth, err := e.loadCA()
 	if err != nil {
 		return err
+	}
+	path := absPath(c.String("p12"))
+	if err := checkExportTarget(auth, "PKCS#12 file", path, c.Bool("force")); err != nil {
+		return fmt.Errorf("exporting the CA: %w", err)
 	}
 	// Unlock the key first, so a wrong passphrase fails before the export
 	// password is typed twice.
@@ -84,6 +83,9 @@ func runExport(c *cli.Context, e *env) error {
 		password, err = e.exportPassword(c)
 		if err != nil {
 			return err
+		}
+		if err := ca.CheckP12Password(string(password)); err != nil {
+			return withHints(err, p12PasswordHint)
 		}
 		data, err = auth.ExportP12(string(password))
 	}
@@ -102,15 +104,16 @@ func runExport(c *cli.Context, e *env) error {
 // runExportJavaTrustStore writes the root alone as a PKCS#12 trust store
 // that Java reads with its default password.
 func runExportJavaTrustStore(c *cli.Context, e *env) error {
-	path := absPath(c.String("java-truststore"))
-	if !c.Bool("force") {
-		if _, err := os.Lstat(path); err == nil {
-			return withHints(fmt.Errorf("exporting the trust store: %q exists", path), "choose another name, or pass --force to overwrite it")
-		}
+	if c.String("java-truststore") == stdoutPath {
+		return usageErrorf("--java-truststore - would print a binary file; name a file")
 	}
 	auth, err := e.loadCA()
 	if err != nil {
 		return err
+	}
+	path := absPath(c.String("java-truststore"))
+	if err := checkExportTarget(auth, "trust store", path, c.Bool("force")); err != nil {
+		return fmt.Errorf("exporting the trust store: %w", err)
 	}
 	data, err := trust.JavaTrustStore(auth.Cert, ca.DefaultP12Password)
 	if err != nil {
@@ -121,6 +124,23 @@ func runExportJavaTrustStore(c *cli.Context, e *env) error {
 	}
 	fmt.Fprintf(e.stdout, "wrote a Java trust store with the root CA to %s (password %s)\n", displayPath(path), ca.DefaultP12Password)
 	e.notef("use it with: java -Djavax.net.ssl.trustStore=%s -Djavax.net.ssl.trustStorePassword=%s …", path, ca.DefaultP12Password)
+	return nil
+}
+
+// checkExportTarget refuses what checkTargets refuses, whatever force says,
+// and an existing file unless force is set.
+func checkExportTarget(auth *ca.Authority, what, path string, force bool) error {
+	if err := checkTargets(auth.Dir, []outputTarget{{What: what, Path: path}}); err != nil {
+		return err
+	}
+	if force {
+		return nil
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return withHints(fmt.Errorf("%q exists", path), "choose another name, or pass --force to overwrite it")
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	return nil
 }
 

@@ -39,6 +39,7 @@ func newInitCommand(e *env) *cli.Command {
 			storesFlag(),
 			&cli.StringFlag{Name: "key-type", Value: string(ca.DefaultKeyType), Usage: "root key type: ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072 or rsa-4096"},
 			&cli.StringSliceFlag{Name: "permit", Usage: "also permit this domain (and its subdomains) or CIDR range; repeatable"},
+			&cli.BoolFlag{Name: "permit-public", Usage: "accept --permit values that cover public names (com, co.uk, 0.0.0.0/0); a leaked key can then impersonate those sites"},
 			&cli.BoolFlag{Name: "unconstrained", Usage: "let the root certify any name, like mkcert (a leaked key can then impersonate any site)"},
 			&cli.BoolFlag{Name: "new", Usage: "replace the existing CA with a new one"},
 			&cli.BoolFlag{Name: "yes", Aliases: []string{"y"}, Usage: "with --new, do not ask for confirmation"},
@@ -69,11 +70,9 @@ func runInit(c *cli.Context, e *env) error {
 	if err != nil {
 		return &usageError{err: err}
 	}
-	cons := ca.Constraints{}
-	if !c.Bool("unconstrained") {
-		if cons, err = ca.DefaultConstraints(c.StringSlice("permit")); err != nil {
-			return &usageError{err: err}
-		}
+	cons, err := initConstraints(c)
+	if err != nil {
+		return err
 	}
 	dir, err := e.home()
 	if err != nil {
@@ -130,6 +129,9 @@ func runInit(c *cli.Context, e *env) error {
 
 	if c.Bool("unconstrained") {
 		e.warnf("the new root has no name constraints: anyone who obtains its key can impersonate any website to this machine")
+	}
+	if public := cons.Public(); len(public) > 0 {
+		e.warnf("the new root may certify public names (%s): anyone who obtains its key can impersonate those websites to this machine", strings.Join(public, ", "))
 	}
 	host, _ := e.hostname()
 	auth, err := plan.create(e, dir, ca.CreateOptions{KeyType: kt, Constraints: cons, User: e.userName(), Host: host})
@@ -190,6 +192,33 @@ func incompleteHints(inc *ca.IncompleteError) []string {
 		fmt.Sprintf("if you have a backup of %s, put it back in %q", ca.RootCertFile, inc.Dir),
 		fmt.Sprintf("or run 'devca init --new' to move these files to %q and create a new CA", filepath.Join(inc.Dir, "retired")),
 	}
+}
+
+// initConstraints returns the name constraints for a new root. A --permit
+// that covers public names is refused unless --permit-public says it is meant.
+func initConstraints(c *cli.Context) (ca.Constraints, error) {
+	permits := c.StringSlice("permit")
+	if c.Bool("permit-public") && len(permits) == 0 {
+		return ca.Constraints{}, usageErrorf("--permit-public only applies with --permit")
+	}
+	if c.Bool("unconstrained") {
+		return ca.Constraints{}, nil
+	}
+	build := ca.DefaultConstraints
+	if c.Bool("permit-public") {
+		build = ca.DefaultConstraintsAllowingPublic
+	}
+	cons, err := build(permits)
+	var pe *ca.PublicPermitError
+	if errors.As(err, &pe) {
+		return ca.Constraints{}, &usageError{err: withHints(err,
+			"permit only names you control, such as dev.example.com, or a private range, such as 10.1.0.0/16",
+			"only if every name it covers is yours to certify, add --permit-public: anyone who obtains the root key could then impersonate those sites to this machine")}
+	}
+	if err != nil {
+		return ca.Constraints{}, &usageError{err: err}
+	}
+	return cons, nil
 }
 
 // printRootSummary prints the lines that identify a root.

@@ -16,11 +16,11 @@ import (
 // files are written.
 func leafOutputFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "cert-file", Usage: "write the certificate to `FILE` (default NAME+N.pem in the current folder)"},
-		&cli.IntFlag{Name: "days", Usage: fmt.Sprintf("validity in days, 1–%d", ca.MaxLeafDays), DefaultText: fmt.Sprint(ca.MaxLeafDays)},
+		&cli.StringFlag{Name: "cert-file", Usage: "write the certificate to `FILE` (default NAME+N.pem in the current folder; - for standard output)"},
+		decimalIntFlag{&cli.IntFlag{Name: "days", Usage: fmt.Sprintf("validity in days, 1–%d", ca.MaxLeafDays), DefaultText: fmt.Sprint(ca.MaxLeafDays)}},
 		&cli.BoolFlag{Name: "client", Usage: "also allow TLS client authentication"},
 		&cli.BoolFlag{Name: "fullchain", Usage: "append the root certificate to the certificate file"},
-		&cli.BoolFlag{Name: "force", Usage: "overwrite output files even if devca did not write them"},
+		&cli.BoolFlag{Name: "force", Usage: "overwrite regular files even if devca did not write them (never inside the CA home)"},
 		&cli.BoolFlag{Name: "json", Usage: "print what was written as JSON"},
 	}
 }
@@ -84,6 +84,18 @@ func runIssue(c *cli.Context, e *env) error {
 	if c.Bool("p12-legacy") && !wantsP12(c) {
 		return usageErrorf("--p12-legacy only applies with --p12 or --p12-file")
 	}
+	toStdout := c.String("cert-file") == stdoutPath
+	if err := checkStdoutFlags(c, "--key-file", "--p12-file"); err != nil {
+		return err
+	}
+	password := p12Password(c, e)
+	if wantsP12(c) {
+		// Checked now: the format cannot encode every password, and
+		// finding out after signing would waste the certificate.
+		if err := ca.CheckP12Password(password); err != nil {
+			return &usageError{err: withHints(err, p12PasswordHint)}
+		}
+	}
 	auth, err := e.loadCA()
 	if err != nil {
 		return err
@@ -93,7 +105,10 @@ func runIssue(c *cli.Context, e *env) error {
 	}
 
 	base := baseName(names)
-	certPath := absPath(stringOr(c.String("cert-file"), base+".pem"))
+	certPath := ""
+	if !toStdout {
+		certPath = absPath(stringOr(c.String("cert-file"), base+".pem"))
+	}
 	keyPath := absPath(stringOr(c.String("key-file"), base+"-key.pem"))
 	p12Path := ""
 	if wantsP12(c) {
@@ -101,9 +116,13 @@ func runIssue(c *cli.Context, e *env) error {
 	}
 	// Check every output before signing anything, so a refused overwrite
 	// costs nothing and writes nothing.
-	planned := []ca.OutputFile{{Path: certPath}, {Path: keyPath}}
+	var planned []outputTarget
+	if certPath != "" {
+		planned = append(planned, outputTarget{What: "certificate", Path: certPath})
+	}
+	planned = append(planned, outputTarget{What: "key", Path: keyPath})
 	if p12Path != "" {
-		planned = append(planned, ca.OutputFile{Path: p12Path})
+		planned = append(planned, outputTarget{What: "PKCS#12 file", Path: p12Path})
 	}
 	if err := checkOverwrite(auth, planned, c.Bool("force")); err != nil {
 		return err
@@ -117,12 +136,13 @@ func runIssue(c *cli.Context, e *env) error {
 	if c.Bool("fullchain") {
 		certPEM = append(append([]byte(nil), certPEM...), auth.CertPEM...)
 	}
-	files := []ca.OutputFile{
-		{Path: certPath, Data: certPEM, Perm: ca.CertPerm},
-		{Path: keyPath, Data: leaf.KeyPEM, Perm: ca.KeyPerm},
+	var files []ca.OutputFile
+	if certPath != "" {
+		files = append(files, ca.OutputFile{Path: certPath, Data: certPEM, Perm: ca.CertPerm})
 	}
+	files = append(files, ca.OutputFile{Path: keyPath, Data: leaf.KeyPEM, Perm: ca.KeyPerm})
 	if p12Path != "" {
-		p12, err := ca.EncodeP12(leaf, auth.Cert, p12Password(c, e), c.Bool("p12-legacy"))
+		p12, err := ca.EncodeP12(leaf, auth.Cert, password, c.Bool("p12-legacy"))
 		if err != nil {
 			return err
 		}
@@ -132,8 +152,12 @@ func runIssue(c *cli.Context, e *env) error {
 	entry.Client, entry.Days, entry.FullChain = c.Bool("client"), c.Int("days"), c.Bool("fullchain")
 	entry.CertFile, entry.KeyFile, entry.P12File = certPath, keyPath, p12Path
 	entry.P12Legacy = c.Bool("p12-legacy")
+	entry.SetDigests(files)
 	if err := auth.Publish(files, entry); err != nil {
 		return err
+	}
+	if toStdout {
+		return printIssuedToStdout(e, entry, names, certPEM)
 	}
 	return printIssued(c, e, entry, names)
 }
@@ -157,6 +181,39 @@ func printIssued(c *cli.Context, e *env, entry ca.Entry, names ca.Names) error {
 	return nil
 }
 
+// printIssuedToStdout writes the certificate (chain) to standard output for
+// --cert-file -, and what else was written to standard error, where it
+// cannot end up in the piped certificate.
+func printIssuedToStdout(e *env, entry ca.Entry, names ca.Names, certPEM []byte) error {
+	if _, err := e.stdout.Write(certPEM); err != nil {
+		return fmt.Errorf("writing the certificate to standard output: %w", err)
+	}
+	e.notef("issued a certificate for %s, expires %s", strings.Join(names.Values(), ", "), entry.NotAfter.Format(time.DateOnly))
+	if entry.KeyFile != "" {
+		e.notef("key written to %s", displayPath(entry.KeyFile))
+	}
+	if entry.P12File != "" {
+		e.notef("pkcs12 written to %s", displayPath(entry.P12File))
+	}
+	return nil
+}
+
+// checkStdoutFlags allows "-" (standard output) for --cert-file only:
+// private keys are never written to standard output, where they end up in
+// terminals, scrollback and logs. keyFlags are the command's flags that
+// write secrets.
+func checkStdoutFlags(c *cli.Context, keyFlags ...string) error {
+	for _, f := range keyFlags {
+		if c.String(strings.TrimPrefix(f, "--")) == stdoutPath {
+			return usageErrorf("%s - would print a private key; devca writes keys only to files", f)
+		}
+	}
+	if c.String("cert-file") == stdoutPath && c.Bool("json") {
+		return usageErrorf("--cert-file - and --json both write to standard output; choose one")
+	}
+	return nil
+}
+
 func printJSON(e *env, v any) error {
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
@@ -174,30 +231,27 @@ func checkDays(c *cli.Context) error {
 	return nil
 }
 
-// explainIssueError adds the fix for a name outside the name constraints.
+// explainIssueError adds the fix for a name outside the name constraints. It
+// proposes a --permit only when init would accept it: never one that covers
+// public names.
 func explainIssueError(err error) error {
 	var ce *ca.ConstraintError
-	if errors.As(err, &ce) {
+	if !errors.As(err, &ce) {
+		return err
+	}
+	permit, perr := ca.PermitFor(ce.Name)
+	var pe *ca.PublicPermitError
+	switch {
+	case perr == nil:
 		return withHints(err,
 			"use a development name (such as app.test or app.localhost), or",
-			fmt.Sprintf("create a CA that permits it: 'devca init --new --permit %s' (this replaces the current CA)", permitSuggestion(ce.Name)))
+			fmt.Sprintf("create a CA that permits it: 'devca init --new --permit %s' (this replaces the current CA)", permit))
+	case errors.As(perr, &pe):
+		return withHints(err, pe.Reason,
+			"a devca root certifies only development and private names, so that a leaked key cannot impersonate real websites; use one such as app.test or app.localhost")
+	default:
+		return withHints(err, "use a development name (such as app.test or app.localhost)", perr.Error())
 	}
-	return err
-}
-
-// permitSuggestion proposes the --permit value that would allow n.
-func permitSuggestion(n ca.Name) string {
-	if n.Kind == ca.IPAddress {
-		return n.Value
-	}
-	host := strings.TrimPrefix(n.Value, "*.")
-	if i := strings.LastIndexByte(host, '@'); i >= 0 {
-		host = host[i+1:]
-	}
-	if n.URI != nil {
-		host = n.URI.Hostname()
-	}
-	return host
 }
 
 func stringOr(s, def string) string {
@@ -207,10 +261,18 @@ func stringOr(s, def string) string {
 	return def
 }
 
-// badNames is the usage error for a name that cannot go into a certificate.
+// badNames is the usage error for a name that cannot go into a certificate,
+// or for too many names, where a list of name kinds would not help.
 func badNames(err error) error {
+	var ne *ca.NameError
+	if !errors.As(err, &ne) {
+		return &usageError{err: err}
+	}
 	return &usageError{err: withHints(err, "a name is a DNS name (app.test, *.app.test), an IP address, an email address or a URI")}
 }
+
+// p12PasswordHint is the fix for a password ca.CheckP12Password refuses.
+const p12PasswordHint = "choose a password of letters, digits, punctuation and spaces (PKCS#12 cannot encode emoji and similar characters)"
 
 // p12Password is --p12-password, else a non-empty $DEVCA_P12_PASSWORD, else
 // the default. An empty variable counts as unset, as shells often leave them.

@@ -84,14 +84,26 @@ func certStatus(en ca.Entry, now time.Time, window time.Duration) string {
 	return "ok"
 }
 
+// maxWindowDays bounds --within: 100 years is longer than any certificate
+// devca issues, and far below where a time.Duration overflows (about
+// 106,751 days), which would turn the window negative.
+const maxWindowDays = 36500
+
 // parseWindow reads durations like "30d", "12h" or "90m".
 func parseWindow(s string) (time.Duration, error) {
+	const maxWindow = maxWindowDays * 24 * time.Hour
 	if d, ok := strings.CutSuffix(s, "d"); ok {
 		var n int
 		if _, err := fmt.Sscanf(d, "%d", &n); err == nil && n >= 0 && fmt.Sprint(n) == d {
+			if n > maxWindowDays {
+				return 0, usageErrorf("duration %q is too long: at most %dd (100 years)", s, maxWindowDays)
+			}
 			return time.Duration(n) * 24 * time.Hour, nil
 		}
 	} else if dur, err := time.ParseDuration(s); err == nil && dur >= 0 {
+		if dur > maxWindow {
+			return 0, usageErrorf("duration %q is too long: at most %dd (100 years)", s, maxWindowDays)
+		}
 		return dur, nil
 	}
 	return 0, usageErrorf("invalid duration %q: use days or hours, such as 30d or 12h", s)

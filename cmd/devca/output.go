@@ -3,52 +3,263 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 
 	"github.com/devca/devca/ca"
 )
 
-// checkOverwrite refuses to replace a file that devca did not write, unless
-// force is set. Files named in the CA's record are devca's.
-func checkOverwrite(auth *ca.Authority, files []ca.OutputFile, force bool) error {
-	seen := map[string]bool{}
-	var written map[string]bool // read from the record once, when first needed
-	for _, f := range files {
-		if seen[f.Path] {
-			return usageErrorf("two outputs would both go to %q; give them different names", f.Path)
-		}
-		seen[f.Path] = true
-		if di, err := os.Stat(filepath.Dir(f.Path)); err != nil || !di.IsDir() {
-			return withHints(fmt.Errorf("cannot write %q: the folder %q does not exist", f.Path, filepath.Dir(f.Path)),
+// stdoutPath is the --cert-file value that writes the certificate to
+// standard output, so it can be piped.
+const stdoutPath = "-"
+
+// maxWrittenFileSize bounds what devca reads back of the certificates, keys
+// and PKCS#12 files it writes (and of PKCS#12 files it imports): a few
+// kilobytes each, so anything bigger is not one of them, and reading it all
+// would only cost memory.
+const maxWrittenFileSize = 1 << 20
+
+// outputTarget is one file a command is about to write.
+type outputTarget struct {
+	What string // for messages: "certificate", "key", "PKCS#12 file"
+	Path string // absolute
+}
+
+// checkTargets refuses output paths that no flag can make safe, because
+// writing them would destroy something: a path that resolves into the CA home
+// (the root key, the record), a target that is not a regular file (writing
+// replaces a device, FIFO, socket or symbolic link with a regular file), a
+// folder, and two outputs that are the same file. It changes nothing.
+func checkTargets(home string, targets []outputTarget) error {
+	homeInfo, err := os.Stat(home)
+	if err != nil {
+		return fmt.Errorf("checking the CA home %q: %w", home, err)
+	}
+	type placed struct {
+		outputTarget
+		dir  os.FileInfo // the resolved parent folder
+		base string
+		file os.FileInfo // nil when the file does not exist yet
+	}
+	var done []placed
+	for _, t := range targets {
+		dir := filepath.Dir(t.Path)
+		if di, err := os.Stat(dir); err != nil || !di.IsDir() {
+			return withHints(fmt.Errorf("cannot write %q: the folder %q does not exist", t.Path, dir),
 				"create the folder first, or choose another path")
 		}
-		fi, err := os.Lstat(f.Path)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
+		realDir, err := filepath.EvalSymlinks(dir)
 		if err != nil {
-			return fmt.Errorf("checking %q: %w", f.Path, err)
+			return fmt.Errorf("checking %q: %w", t.Path, err)
 		}
-		if fi.IsDir() {
-			return withHints(fmt.Errorf("%q is a folder", f.Path), "choose a file name with --cert-file, --key-file or --p12-file")
+		resolved := filepath.Join(realDir, filepath.Base(t.Path))
+		fi, err := os.Lstat(t.Path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("checking %q: %w", t.Path, err)
 		}
-		if force {
+		if fi != nil && fi.Mode()&fs.ModeSymlink != 0 {
+			// A link is refused below whatever it points to; if it points
+			// into the CA home, that is the better reason to give.
+			if r, err := filepath.EvalSymlinks(t.Path); err == nil {
+				resolved = r
+			}
+		}
+		if within(filepath.Dir(resolved), homeInfo) {
+			return insideHomeError(t, resolved, home)
+		}
+		if fi != nil {
+			if err := checkRegular(t, fi); err != nil {
+				return err
+			}
+		}
+		p := placed{outputTarget: t, base: filepath.Base(t.Path), file: fi}
+		if p.dir, err = os.Stat(realDir); err != nil {
+			return fmt.Errorf("checking %q: %w", t.Path, err)
+		}
+		for _, q := range done {
+			sameName := os.SameFile(p.dir, q.dir) && p.base == q.base
+			sameFile := p.file != nil && q.file != nil && os.SameFile(p.file, q.file)
+			if sameName || sameFile {
+				return usageErrorf("the %s and the %s would both be written to the same file (%q and %q); give them different names",
+					q.What, t.What, q.Path, t.Path)
+			}
+		}
+		done = append(done, p)
+	}
+	return nil
+}
+
+// within reports whether dir is the folder home or inside it. Comparing
+// folders by identity rather than by name also catches a home reached
+// through a bind mount or with different letter case.
+func within(dir string, home os.FileInfo) bool {
+	for {
+		if fi, err := os.Stat(dir); err == nil && os.SameFile(fi, home) {
+			return true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return false
+		}
+		dir = parent
+	}
+}
+
+// insideHomeError explains why a path into the CA home is refused. It does
+// not mention --force: nothing overrides this.
+func insideHomeError(t outputTarget, resolved, home string) error {
+	where := fmt.Sprintf("%q is inside the CA home %q", t.Path, home)
+	if filepath.Clean(resolved) != filepath.Clean(t.Path) {
+		where = fmt.Sprintf("%q resolves to %q, inside the CA home %q", t.Path, resolved, home)
+	}
+	return withHints(fmt.Errorf("refusing to write the %s: %s, where devca keeps the root key and its record", t.What, where),
+		"write certificates and keys outside the CA home (DEVCA_HOME), for example in your project folder")
+}
+
+// checkRegular refuses an existing target that is not a regular file:
+// devca writes a new file and renames it into place, which would replace a
+// device, pipe, socket or link rather than write into it.
+func checkRegular(t outputTarget, fi os.FileInfo) error {
+	switch {
+	case fi.IsDir():
+		return withHints(fmt.Errorf("cannot write the %s to %q: it is a folder", t.What, t.Path),
+			"choose a file name with --cert-file, --key-file or --p12-file")
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return withHints(fmt.Errorf("refusing to write the %s to %q: it is a symbolic link, which devca would replace rather than follow", t.What, t.Path),
+			"name the file the link points to, or remove the link first")
+	case !fi.Mode().IsRegular():
+		hints := []string{"choose a regular file"}
+		if t.What == "certificate" {
+			hints = append(hints, "to print the certificate, pass --cert-file - (standard output)")
+		}
+		return withHints(fmt.Errorf("refusing to write the %s to %q: it is %s, not a regular file", t.What, t.Path, fileKind(fi.Mode())), hints...)
+	}
+	return nil
+}
+
+// fileKind names the type of a file that is not a regular one.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m.IsDir():
+		return "a folder"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "a special file"
+}
+
+// checkOverwrite runs checkTargets and then refuses to replace a file that
+// devca did not write, unless force is set. Files named in the CA's record
+// are devca's. (Only renew also compares contents with the record: after a
+// crash mid-publication the files may hold a certificate whose record line
+// never landed, and issuing again is how that is repaired.)
+func checkOverwrite(auth *ca.Authority, targets []outputTarget, force bool) error {
+	if err := checkTargets(auth.Dir, targets); err != nil {
+		return err
+	}
+	if force {
+		return nil
+	}
+	var written map[string]bool // read from the record once, when first needed
+	for _, t := range targets {
+		if _, err := os.Lstat(t.Path); errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if written == nil {
+			var err error
 			if written, err = auth.WrittenFiles(); err != nil {
 				return err
 			}
 		}
-		if !written[f.Path] || fi.Mode()&fs.ModeSymlink != 0 {
-			return withHints(fmt.Errorf("refusing to overwrite %q: devca did not write it", f.Path),
+		if !written[t.Path] {
+			return withHints(fmt.Errorf("refusing to overwrite %q: devca did not write it", t.Path),
 				"move it away, choose other names with --cert-file/--key-file, or pass --force to replace it")
 		}
 	}
 	return nil
+}
+
+// readInput reads a file devca was given or wrote earlier. It refuses what
+// is not a regular file, without opening it (reading a FIFO or a device can
+// block or never end, and opening some devices has effects), and anything
+// over max bytes. Errors do not repeat the path; callers name the file.
+func readInput(path string, max int64) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, pathErrorCause(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("it is %s, not a regular file", fileKind(fi.Mode()))
+	}
+	if fi.Size() > max {
+		return nil, &tooLargeError{max: max}
+	}
+	// O_NONBLOCK: should the file be swapped for a FIFO after the check,
+	// opening it still returns at once, and the check below refuses it.
+	flag := os.O_RDONLY
+	if runtime.GOOS != "windows" {
+		flag |= syscall.O_NONBLOCK
+	}
+	f, err := os.OpenFile(path, flag, 0)
+	if err != nil {
+		return nil, pathErrorCause(err)
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("it is %s, not a regular file", fileKind(fi.Mode()))
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, pathErrorCause(err)
+	}
+	if int64(len(data)) > max {
+		return nil, &tooLargeError{max: max}
+	}
+	return data, nil
+}
+
+// tooLargeError reports an input over readInput's bound.
+type tooLargeError struct{ max int64 }
+
+func (e *tooLargeError) Error() string {
+	return fmt.Sprintf("the file is larger than %s", formatSize(e.max))
+}
+
+// formatSize shows a bound in the unit it was chosen in.
+func formatSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// pathErrorCause drops the operation and path from an *fs.PathError, which
+// the caller's message already names.
+func pathErrorCause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // baseName turns the first name and the count of the others into the file

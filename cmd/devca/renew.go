@@ -3,7 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -23,8 +23,9 @@ func newRenewCommand(e *env) *cli.Command {
 			"devca renew localhost        renew the certificates for localhost now\n" +
 			"devca renew --all            renew every recorded certificate (after 'devca init --new')",
 		Description: "renew writes a new key and certificate over the files a recorded certificate went to,\n" +
-			"with the same names and options. It skips files that were changed or removed since devca\n" +
-			"wrote them. PKCS#12 files are re-encrypted with --p12-password (default changeit).",
+			"with the same names and options. It leaves a certificate alone when its certificate, key or\n" +
+			"PKCS#12 file was changed or removed since devca wrote it, or now resolves into the CA home.\n" +
+			"PKCS#12 files are re-encrypted with --p12-password (default changeit).",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "within", Value: "30d", Usage: "renew certificates expiring within this `DURATION`"},
 			&cli.BoolFlag{Name: "all", Usage: "renew every current certificate"},
@@ -62,23 +63,37 @@ func runRenew(c *cli.Context, e *env) error {
 	now := time.Now()
 	serials := c.StringSlice("serial")
 	var due []ca.Entry
+	var failed []error
 	for _, en := range entries {
 		if !en.Current() {
 			continue
 		}
 		explicit := slices.Contains(serials, en.Serial) || namesOverlap(en.Names, wanted)
+		if en.CertFile == "" {
+			// Written to standard output: there is no file to renew in
+			// place. Only say so when it was asked for.
+			if explicit {
+				failed = append(failed, notRenewed(e, "", withHints(
+					fmt.Errorf("the certificate for %s (serial %s) went to standard output, so there is no file to renew", joinNames(en.Names), en.Serial),
+					"issue it again with 'devca issue' or 'devca sign'")))
+			}
+			continue
+		}
 		if c.Bool("all") || explicit || len(wanted) == 0 && len(serials) == 0 && en.NotAfter.Sub(now) <= window {
 			due = append(due, en)
 		}
 	}
-	if len(due) == 0 {
+	total := len(due) + len(failed)
+	if total == 0 {
 		if len(wanted) > 0 || len(serials) > 0 {
 			return withHints(errors.New("no recorded certificate matches"), "run 'devca list' to see the recorded certificates")
 		}
 		fmt.Fprintf(e.stdout, "nothing to renew: no recorded certificate expires within %s\n", c.String("within"))
 		return nil
 	}
-	var failed []error
+	if err := checkRenewP12Password(c, e, due); err != nil {
+		return err
+	}
 	for _, en := range due {
 		if c.Bool("dry-run") {
 			fmt.Fprintf(e.stdout, "would renew %s (%s, expires %s)\n", displayPath(en.CertFile), joinNames(en.Names), en.NotAfter.Format(time.DateOnly))
@@ -86,22 +101,60 @@ func runRenew(c *cli.Context, e *env) error {
 		}
 		renewed, err := renewEntry(c, e, auth, en)
 		if err != nil {
-			e.warnf("not renewed %s: %v", displayPath(en.CertFile), err)
-			failed = append(failed, err)
+			failed = append(failed, notRenewed(e, en.CertFile, err))
 			continue
 		}
 		fmt.Fprintf(e.stdout, "renewed %s (%s), now expires %s\n", displayPath(renewed.CertFile), joinNames(renewed.Names), renewed.NotAfter.Format(time.DateOnly))
 	}
 	if len(failed) > 0 {
-		return fmt.Errorf("%d of %d certificates were not renewed", len(failed), len(due))
+		return fmt.Errorf("%d of %d certificates were not renewed", len(failed), total)
+	}
+	return nil
+}
+
+// notRenewed warns that one certificate was not renewed, with the error's
+// hints, and returns the error; renew goes on with the others.
+func notRenewed(e *env, certFile string, err error) error {
+	if certFile != "" {
+		e.warnf("not renewed %s: %v", displayPath(certFile), err)
+	} else {
+		e.warnf("not renewed: %v", err)
+	}
+	for _, h := range hintsOf(err) {
+		fmt.Fprintf(e.stderr, "devca: hint: %s\n", h)
+	}
+	return err
+}
+
+// checkRenewP12Password checks the PKCS#12 password before anything is
+// renewed, when a certificate due has a PKCS#12 file.
+func checkRenewP12Password(c *cli.Context, e *env, due []ca.Entry) error {
+	if !slices.ContainsFunc(due, func(en ca.Entry) bool { return en.P12File != "" }) {
+		return nil
+	}
+	if err := ca.CheckP12Password(p12Password(c, e)); err != nil {
+		return &usageError{err: withHints(err, p12PasswordHint)}
 	}
 	return nil
 }
 
 // renewEntry re-issues one recorded certificate over its own files.
 func renewEntry(c *cli.Context, e *env, auth *ca.Authority, old ca.Entry) (ca.Entry, error) {
+	// The record may name paths that are no longer safe to write (a folder
+	// since replaced by a link into the CA home, or a record from an older
+	// devca); the same rules as for new files apply.
+	targets := []outputTarget{{What: "certificate", Path: old.CertFile}}
+	if old.KeyFile != "" {
+		targets = append(targets, outputTarget{What: "key", Path: old.KeyFile})
+	}
+	if old.P12File != "" {
+		targets = append(targets, outputTarget{What: "PKCS#12 file", Path: old.P12File})
+	}
+	if err := checkTargets(auth.Dir, targets); err != nil {
+		return ca.Entry{}, err
+	}
 	// Never overwrite what someone changed since devca wrote it.
-	if err := checkStillOurs(old); err != nil {
+	if err := checkStillOurs(old, p12Password(c, e)); err != nil {
 		return ca.Entry{}, err
 	}
 	names, _, err := ca.ParseNames(old.Names)
@@ -110,9 +163,9 @@ func renewEntry(c *cli.Context, e *env, auth *ca.Authority, old ca.Entry) (ca.En
 	}
 	var leaf *ca.Leaf
 	if old.CSRFile != "" {
-		data, err := os.ReadFile(old.CSRFile)
+		data, err := readInput(old.CSRFile, ca.MaxCSRSize)
 		if err != nil {
-			return ca.Entry{}, fmt.Errorf("reading the original request: %w", err)
+			return ca.Entry{}, fmt.Errorf("reading the original request %q: %w", old.CSRFile, err)
 		}
 		csr, err := ca.ParseCSR(data)
 		if err != nil {
@@ -149,6 +202,7 @@ func renewEntry(c *cli.Context, e *env, auth *ca.Authority, old ca.Entry) (ca.En
 	next := ca.NewEntry(leaf, names, time.Now())
 	next.Client, next.Days, next.FullChain = old.Client, old.Days, old.FullChain
 	next.CertFile, next.KeyFile, next.P12File, next.P12Legacy, next.CSRFile = old.CertFile, old.KeyFile, old.P12File, old.P12Legacy, old.CSRFile
+	next.SetDigests(files)
 	// The new entry names the same files, which marks the old one replaced.
 	if err := auth.Publish(files, next); err != nil {
 		return ca.Entry{}, err
@@ -156,18 +210,69 @@ func renewEntry(c *cli.Context, e *env, auth *ca.Authority, old ca.Entry) (ca.En
 	return next, nil
 }
 
-// checkStillOurs fails when the recorded certificate file is gone or holds a
-// different certificate than the one recorded.
-func checkStillOurs(en ca.Entry) error {
-	data, err := os.ReadFile(en.CertFile)
+// checkStillOurs fails unless every file of the recorded certificate still
+// holds what devca wrote there: the same bytes where the record keeps a
+// digest, and otherwise (records from before digests) the same certificate,
+// the key of that certificate and a PKCS#12 file holding it.
+func checkStillOurs(en ca.Entry, p12Password string) error {
+	certPEM, err := readOurs("certificate", en.CertFile, en.CertSHA256)
 	if err != nil {
-		return fmt.Errorf("reading %q: %w", en.CertFile, err)
+		return err
 	}
-	certs, err := ca.ParseCertsPEM(data)
+	certs, err := ca.ParseCertsPEM(certPEM)
 	if err != nil || ca.Fingerprint(certs[0]) != en.Fingerprint {
-		return fmt.Errorf("%q no longer holds the certificate devca wrote there; leaving it alone", en.CertFile)
+		return changedError("certificate", en.CertFile)
+	}
+	if en.KeyFile != "" {
+		keyPEM, err := readOurs("key", en.KeyFile, en.KeySHA256)
+		if err != nil {
+			return err
+		}
+		if en.KeySHA256 == "" && !ca.KeyMatchesCert(keyPEM, certs[0]) {
+			return changedError("key", en.KeyFile)
+		}
+	}
+	if en.P12File != "" {
+		p12, err := readOurs("PKCS#12 bundle", en.P12File, en.P12SHA256)
+		if err != nil {
+			return err
+		}
+		if en.P12SHA256 == "" {
+			if fp, err := ca.P12LeafFingerprint(p12, p12Password); err != nil || fp != en.Fingerprint {
+				return withHints(fmt.Errorf("cannot tell whether %q still holds what devca wrote there (it does not open with this password, or holds another certificate); leaving it alone", en.P12File),
+					"pass the password it was written with in --p12-password, or move it away and issue again")
+			}
+		}
 	}
 	return nil
+}
+
+// readOurs reads a file devca wrote, and compares it with the recorded
+// digest when there is one.
+func readOurs(what, path, digest string) ([]byte, error) {
+	data, err := readInput(path, maxWrittenFileSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, withHints(fmt.Errorf("%q was removed since devca wrote it; leaving the other files alone", path),
+			"issue the certificate again ('devca issue' or 'devca sign') to write all its files")
+	}
+	if err != nil {
+		var tooLarge *tooLargeError
+		if errors.As(err, &tooLarge) {
+			return nil, changedError(what, path)
+		}
+		return nil, fmt.Errorf("reading %q: %w", path, err)
+	}
+	if digest != "" && ca.ContentSHA256(data) != digest {
+		return nil, changedError(what, path)
+	}
+	return data, nil
+}
+
+// changedError says that the file holding what (the certificate, the key)
+// was changed by someone else since devca wrote it.
+func changedError(what, path string) error {
+	return withHints(fmt.Errorf("%q no longer holds the %s devca wrote there; leaving it and the files that go with it alone", path, what),
+		"if the change is yours to discard, move the file away and issue the certificate again ('devca issue' or 'devca sign')")
 }
 
 func namesOverlap(have []string, want ca.Names) bool {

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -137,12 +138,18 @@ func parseServeOptions(c *cli.Context, e *env) (*serveOptions, error) {
 		o.proxy = u
 	}
 	for _, h := range c.StringSlice("header") {
-		name, value, ok := strings.Cut(h, ":")
-		name = strings.TrimSpace(name)
-		if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") || strings.ContainsAny(value, "\r\n") {
-			return nil, usageErrorf("invalid --header %q: use 'Name: value'", h)
+		name, value, err := parseHeaderFlag(h)
+		if err != nil {
+			return nil, err
 		}
-		o.headers.Add(name, strings.TrimSpace(value))
+		o.headers.Add(name, value)
+	}
+	if c.Bool("live-reload") && o.dir == "" {
+		// Live reload watches the served folder; a dev server behind
+		// --proxy reloads its own pages, and devca cannot see its changes.
+		return nil, &usageError{err: withHints(errors.New("--live-reload watches the served FOLDER, and --proxy without a FOLDER serves none"),
+			"the dev server behind --proxy reloads its own pages: drop --live-reload",
+			"or pass the folder to watch: devca serve ./public --proxy URL --live-reload")}
 	}
 	if o.redirectHTTP != "" {
 		if _, _, err := net.SplitHostPort(o.redirectHTTP); err != nil {
@@ -150,6 +157,33 @@ func parseServeOptions(c *cli.Context, e *env) (*serveOptions, error) {
 		}
 	}
 	return o, nil
+}
+
+// parseHeaderFlag splits one --header value into a name and a value, and
+// refuses what serve.CheckHeader refuses, naming the header and why.
+func parseHeaderFlag(h string) (name, value string, err error) {
+	if rest, ok := strings.CutPrefix(strings.TrimLeft(h, " \t"), ":"); ok {
+		// ":status: 200" would otherwise split at its first colon.
+		pseudo, _, _ := strings.Cut(rest, ":")
+		name, value = ":"+pseudo, ""
+	} else {
+		var ok bool
+		name, value, ok = strings.Cut(h, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" {
+			return "", "", usageErrorf("invalid --header %q: use 'Name: value'", h)
+		}
+		value = strings.Trim(value, " \t")
+	}
+	if err := serve.CheckHeader(name, value); err != nil {
+		var he *serve.HeaderError
+		if errors.As(err, &he) {
+			err = errors.New(he.Reason)
+		}
+		return "", "", &usageError{err: withHints(fmt.Errorf("invalid --header %q: %w", h, err),
+			"--header adds an end-to-end header such as Cache-Control, Content-Security-Policy or X-Frame-Options to every response")}
+	}
+	return name, value, nil
 }
 
 func runServe(c *cli.Context, e *env) error {
@@ -167,25 +201,11 @@ func runServe(c *cli.Context, e *env) error {
 		} else if !fi.IsDir() {
 			return withHints(fmt.Errorf("%q is not a folder", o.dir), "pass the folder that holds it, for example 'devca serve "+filepath.Dir(o.dir)+"'")
 		}
-	}
-
-	lns, port, err := listen(e, o)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		for _, ln := range lns {
-			ln.Close()
+		// Bad input changes nothing: an unreadable folder is found before
+		// a CA or a certificate is made for it.
+		if err := checkReadableDir(dir); err != nil {
+			return withHints(fmt.Errorf("reading folder %q: %w", o.dir, err), "make it readable (chmod u+rx), or serve another folder")
 		}
-	}()
-	lanIPs := []net.IP(nil)
-	if o.lan {
-		lanIPs = lanAddresses()
-	}
-
-	cert, auth, err := serveCertificate(e, o, lanIPs)
-	if err != nil {
-		return err
 	}
 
 	var accessLog io.Writer
@@ -214,6 +234,39 @@ func runServe(c *cli.Context, e *env) error {
 		return err
 	}
 	defer h.Close()
+
+	lns, port, err := listen(e, o)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	var redirectLn net.Listener
+	if o.redirectHTTP != "" {
+		if redirectLn, err = net.Listen("tcp", o.redirectHTTP); err != nil {
+			return withHints(fmt.Errorf("listening for --redirect-http on %s: %w", o.redirectHTTP, err), "choose another address for --redirect-http")
+		}
+		defer redirectLn.Close()
+	}
+	if err := checkProxyLoop(o, append(lns[:len(lns):len(lns)], redirectLn)); err != nil {
+		return err
+	}
+	lanIPs := []net.IP(nil)
+	if o.lan {
+		if lanIPs = lanAddresses(); len(lanIPs) == 0 {
+			e.warnf("--lan found no LAN address: no network interface of this machine has a private address (such as 192.168.x.x), so other devices have no address to open and the certificate names none")
+			e.notef("hint: connect this machine to a Wi-Fi or wired network and start 'devca serve --lan' again; meanwhile it serves this machine")
+		}
+	}
+
+	cert, auth, err := serveCertificate(e, o, lanIPs)
+	if err != nil {
+		return err
+	}
+
 	tlsCfg := serve.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil })
 	srv := serve.NewServer(h, tlsCfg, warnings)
 
@@ -225,12 +278,8 @@ func runServe(c *cli.Context, e *env) error {
 	for _, ln := range lns {
 		go func() { errc <- srv.ServeTLS(ln, "", "") }()
 	}
-	if o.redirectHTTP != "" {
-		rs, err := startRedirect(o.redirectHTTP, port, errc, warnings)
-		if err != nil {
-			return err
-		}
-		servers = append(servers, rs)
+	if redirectLn != nil {
+		servers = append(servers, startRedirect(redirectLn, port, errc, warnings))
 	}
 
 	urls := serveURLs(o, port, lanIPs)
@@ -245,7 +294,7 @@ func runServe(c *cli.Context, e *env) error {
 	for _, u := range urls {
 		fmt.Fprintln(e.stdout, u)
 	}
-	if o.lan && auth != nil {
+	if o.lan && auth != nil && len(lanIPs) > 0 {
 		rs, err := startRootPage(e, auth, port, lanIPs, errc)
 		if err != nil {
 			e.warnf("not serving the root for phones: %v", err)
@@ -413,7 +462,7 @@ func serveCertificate(e *env, o *serveOptions, lanIPs []net.IP) (tls.Certificate
 	if err != nil {
 		return tls.Certificate{}, nil, &usageError{err: withHints(err, "check the --name and --addr values")}
 	}
-	cert, reused, err := serve.LeafCertificate(auth, names, time.Now())
+	leaf, err := serve.LeafCertificate(auth, names, time.Now())
 	if err != nil {
 		var ce *ca.ConstraintError
 		if errors.As(err, &ce) {
@@ -421,10 +470,14 @@ func serveCertificate(e *env, o *serveOptions, lanIPs []net.IP) (tls.Certificate
 		}
 		return tls.Certificate{}, nil, err
 	}
-	if !reused {
+	if !leaf.Reused {
 		e.notef("issued a certificate for %s", strings.Join(names.Values(), ", "))
 	}
-	return cert, auth, nil
+	if leaf.NotSaved != nil {
+		// The cache only saves work: a read-only CA home still serves.
+		e.warnf("the certificate is not cached in the CA home (%v): it lives in memory for this run, and the next start issues another", leaf.NotSaved)
+	}
+	return leaf.Cert, auth, nil
 }
 
 // loadOrCreateCA loads the CA, or creates one with the default constraints
@@ -525,9 +578,16 @@ func isUnspecified(host string) bool {
 	return ip != nil && ip.IsUnspecified()
 }
 
+// testOnlyNoLAN makes lanAddresses find none, as on a machine with no
+// network; only tests set it.
+var testOnlyNoLAN bool
+
 // lanAddresses returns this machine's private, non-loopback addresses: the
 // ones a phone on the same network can reach.
 func lanAddresses() []net.IP {
+	if testOnlyNoLAN {
+		return nil
+	}
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return nil
@@ -543,6 +603,63 @@ func lanAddresses() []net.IP {
 	return ips
 }
 
+// checkReadableDir makes sure the folder's entries can be listed and
+// reached: reading one name needs read permission, looking it up needs
+// search permission.
+func checkReadableDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return errors.Unwrap(err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return errors.Unwrap(err)
+	}
+	if len(names) > 0 {
+		if _, err := os.Lstat(filepath.Join(dir, names[0])); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return errors.Unwrap(err)
+		}
+	}
+	return nil
+}
+
+// checkProxyLoop refuses a --proxy upstream that is one of devca's own
+// listening addresses: every request would be sent back to devca. The hop
+// header catches the loops this cannot see (through another proxy, or a
+// name that resolves differently later).
+func checkProxyLoop(o *serveOptions, lns []net.Listener) error {
+	if o.proxy == nil {
+		return nil
+	}
+	var addrs []net.Addr
+	for _, ln := range lns {
+		if ln != nil {
+			addrs = append(addrs, ln.Addr())
+		}
+	}
+	var local []netip.Addr
+	if ifAddrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range ifAddrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				if ip, ok := netip.AddrFromSlice(ipn.IP); ok {
+					local = append(local, ip.Unmap())
+				}
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	lookup := func(ctx context.Context, host string) ([]netip.Addr, error) {
+		return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	}
+	if err := serve.CheckUpstream(ctx, o.proxy, addrs, local, lookup); err != nil {
+		return &usageError{err: withHints(fmt.Errorf("invalid --proxy %q: %w", o.proxy.Redacted(), err),
+			"point --proxy at the development server's own port, for example http://localhost:3000, or move devca with --addr")}
+	}
+	return nil
+}
+
 func dedupe(in []string) []string {
 	seen := map[string]bool{}
 	var out []string
@@ -555,13 +672,9 @@ func dedupe(in []string) []string {
 	return out
 }
 
-// startRedirect listens for plain HTTP on addr and redirects every request
-// to the same host and path over HTTPS on httpsPort.
-func startRedirect(addr string, httpsPort int, errc chan<- error, errLog io.Writer) (*http.Server, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, withHints(fmt.Errorf("listening for --redirect-http on %s: %w", addr, err), "choose another address for --redirect-http")
-	}
+// startRedirect serves plain HTTP on ln and redirects every request to the
+// same host and path over HTTPS on httpsPort.
+func startRedirect(ln net.Listener, httpsPort int, errc chan<- error, errLog io.Writer) *http.Server {
 	srv := serve.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := r.Host
 		if h, _, err := net.SplitHostPort(host); err == nil {
@@ -574,7 +687,7 @@ func startRedirect(addr string, httpsPort int, errc chan<- error, errLog io.Writ
 		http.Redirect(w, r, target, http.StatusFound)
 	}), nil, errLog)
 	go func() { errc <- srv.Serve(ln) }()
-	return srv, nil
+	return srv
 }
 
 // startRootPage serves the root for phones over plain HTTP on the port after

@@ -38,32 +38,16 @@ func requireTool(t *testing.T, name string) string {
 	return p
 }
 
-var built struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// devcaBinary builds the devca command once per test run, so end-to-end
-// tests run the real binary a user runs.
+// devcaBinary is the devca command that TestMain put on PATH: the test
+// binary itself, so serve tests run the same code as the other end-to-end
+// tests without a build of their own (or a binary left behind in /tmp).
 func devcaBinary(t *testing.T) string {
 	t.Helper()
-	built.once.Do(func() {
-		dir, err := os.MkdirTemp("", "devca-bin-")
-		if err != nil {
-			built.err = err
-			return
-		}
-		built.path = filepath.Join(dir, "devca")
-		out, err := exec.Command("go", "build", "-o", built.path, ".").CombinedOutput()
-		if err != nil {
-			built.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if built.err != nil {
-		t.Fatal(built.err)
+	p, err := exec.LookPath("devca")
+	if err != nil {
+		t.Fatalf("devca is not on PATH (TestMain puts it there): %v", err)
 	}
-	return built.path
+	return p
 }
 
 // syncBuffer collects a child's stderr while the test reads it.
@@ -127,6 +111,13 @@ func startServeEnv(t *testing.T, env []string, args ...string) *serveProcess {
 	t.Helper()
 	cmd := exec.Command(devcaBinary(t), append([]string{"serve"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
+	return startServeCmd(t, cmd)
+}
+
+// startServeCmd starts cmd, a prepared "devca serve", and waits for the URL
+// it prints.
+func startServeCmd(t *testing.T, cmd *exec.Cmd) *serveProcess {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -179,11 +170,13 @@ func (p *serveProcess) stop(t *testing.T) {
 }
 
 // artifactDir is where end-to-end tests leave files for a person to look
-// at: $DEVCA_ARTIFACTS, or a fixed folder under the system temp folder.
+// at: $DEVCA_ARTIFACTS when set, else a folder removed after the test, so a
+// plain run leaves nothing behind.
 func artifactDir(t *testing.T) string {
 	dir := os.Getenv("DEVCA_ARTIFACTS")
 	if dir == "" {
-		dir = filepath.Join(os.TempDir(), "devca-artifacts")
+		t.Log("set DEVCA_ARTIFACTS=FOLDER to keep the screenshots")
+		return t.TempDir()
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -331,7 +324,11 @@ func chromiumCommand(chromium, userHome string, args ...string) *exec.Cmd {
 		"--no-first-run", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
 		"--user-data-dir=" + filepath.Join(userHome, "profile")}
 	cmd := exec.Command(chromium, append(base, args...)...)
-	cmd.Env = append(os.Environ(), "HOME="+userHome)
+	// Chromium keeps shared memory files in TMPDIR (--disable-dev-shm-usage)
+	// and leaves some behind; userHome is removed after the test.
+	tmp := filepath.Join(userHome, "tmp")
+	os.MkdirAll(tmp, 0o700)
+	cmd.Env = append(os.Environ(), "HOME="+userHome, "TMPDIR="+tmp)
 	return cmd
 }
 

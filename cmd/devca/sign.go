@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -17,7 +18,8 @@ func newSignCommand(e *env) *cli.Command {
 		Usage:     "sign a certificate signing request (CSR)",
 		ArgsUsage: "REQUEST.csr",
 		UsageText: "devca sign app.csr\n" +
-			"devca sign app.csr --cert-file app.pem --days 90",
+			"devca sign app.csr --cert-file app.pem --days 90\n" +
+			"devca sign app.csr --cert-file - > app.pem",
 		Description: "sign certifies the public key and names (SANs, or the common name when there are none)\n" +
 			"of a CSR in PEM or DER form. Everything else the request asks for, such as CA:TRUE or key\n" +
 			"usages, is ignored: the certificate gets the same profile as 'devca issue' gives.",
@@ -37,10 +39,18 @@ func runSign(c *cli.Context, e *env) error {
 	if err := checkDays(c); err != nil {
 		return err
 	}
+	if err := checkStdoutFlags(c); err != nil {
+		return err
+	}
 	csrPath := absPath(args[0])
-	data, err := os.ReadFile(csrPath)
+	data, err := readInput(csrPath, ca.MaxCSRSize)
+	var tooLarge *tooLargeError
+	if errors.As(err, &tooLarge) {
+		return withHints(fmt.Errorf("reading request %q: %w, more than a certificate request can be", args[0], err),
+			"check the file name: a request is a few kilobytes of PEM (BEGIN CERTIFICATE REQUEST) or DER")
+	}
 	if err != nil {
-		return fmt.Errorf("reading request: %w", err)
+		return fmt.Errorf("reading request %q: %w", args[0], err)
 	}
 	csr, err := ca.ParseCSR(data)
 	if err != nil {
@@ -54,9 +64,19 @@ func runSign(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	certPath := absPath(stringOr(c.String("cert-file"), baseName(names)+".pem"))
-	if err := checkOverwrite(auth, []ca.OutputFile{{Path: certPath}}, c.Bool("force")); err != nil {
-		return err
+	certPath := ""
+	if c.String("cert-file") != stdoutPath {
+		certPath = absPath(stringOr(c.String("cert-file"), baseName(names)+".pem"))
+		if err := checkOverwrite(auth, []outputTarget{{What: "certificate", Path: certPath}}, c.Bool("force")); err != nil {
+			return err
+		}
+		// Replacing the request with its certificate would leave renew
+		// nothing to re-sign.
+		if ci, err := os.Stat(certPath); err == nil {
+			if ri, err := os.Stat(csrPath); err == nil && os.SameFile(ci, ri) {
+				return usageErrorf("the certificate would overwrite the request %q; name another file with --cert-file", args[0])
+			}
+		}
 	}
 	leaf, warnings, err := auth.SignCSR(csr, c.Int("days"), c.Bool("client"))
 	if err != nil {
@@ -75,9 +95,16 @@ func runSign(c *cli.Context, e *env) error {
 	entry := ca.NewEntry(leaf, names, time.Now())
 	entry.Client, entry.Days, entry.FullChain = c.Bool("client"), c.Int("days"), c.Bool("fullchain")
 	entry.CertFile, entry.CSRFile = certPath, csrPath
-	files := []ca.OutputFile{{Path: certPath, Data: certPEM, Perm: ca.CertPerm}}
+	var files []ca.OutputFile
+	if certPath != "" {
+		files = append(files, ca.OutputFile{Path: certPath, Data: certPEM, Perm: ca.CertPerm})
+	}
+	entry.SetDigests(files)
 	if err := auth.Publish(files, entry); err != nil {
 		return err
+	}
+	if certPath == "" {
+		return printIssuedToStdout(e, entry, names, certPEM)
 	}
 	return printIssued(c, e, entry, names)
 }

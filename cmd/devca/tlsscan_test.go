@@ -21,7 +21,10 @@ devca serve --addr 127.0.0.1:8443 --quiet site >serve.log 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null' EXIT
 for i in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/8443) 2>/dev/null && break; sleep 0.1; done
-timeout 240 testssl --quiet --color 0 --warnings off --ip 127.0.0.1 --add-ca "$DEVCA_HOME/rootCA.pem" \
+# NO_ENGINE: testssl.sh would otherwise look for OpenSSL's GOST engine, which
+# Debian installs only as a recommended package; Go's TLS has no GOST suites,
+# so the engine could find nothing here and its absence says nothing of devca.
+NO_ENGINE=true timeout 240 testssl --quiet --color 0 --warnings off --ip 127.0.0.1 --add-ca "$DEVCA_HOME/rootCA.pem" \
   --protocols --std --vulnerable --server-defaults --jsonfile scan.json https://localhost:8443/ >scan.txt 2>&1 || true
 `
 
@@ -31,6 +34,17 @@ var acceptedFindings = map[string]string{
 	// A local CA publishes no CRL or OCSP responder: nothing outside this
 	// machine could reach it, and a leaf is replaced by issuing a new one.
 	"cert_revocation": "no CRL or OCSP for a local development CA",
+}
+
+// scannerFindings are testssl.sh findings about the scanner's own set-up
+// rather than the server scanned: they are logged, never counted against
+// devca. Anything else the scanner reports about itself (scanProblem) fails.
+var scannerFindings = map[string]string{
+	// Without libengine-gost-openssl (a Recommends of testssl.sh, left out by
+	// --no-install-recommends) testssl.sh warns that its openssl has no GOST
+	// engine. NO_ENGINE in tlsScanScript should keep it quiet; this keeps a
+	// testssl.sh that ignores the variable from failing the scan.
+	"engine_problem": "testssl.sh's openssl has no GOST engine",
 }
 
 // TestTLSScan scans a running devca serve with testssl.sh: no SSLv3, TLS 1.0
@@ -80,6 +94,10 @@ func TestTLSScan(t *testing.T) {
 	for _, f := range findings {
 		counts[f.Severity]++
 		byID[f.ID] = f.Finding
+		if why, ok := scannerFindings[f.ID]; ok {
+			t.Logf("about the scanner, not devca: %s %s: %s (%s)", f.Severity, f.ID, f.Finding, why)
+			continue
+		}
 		switch f.Severity {
 		case "OK", "INFO", "LOW":
 			continue
