@@ -23,7 +23,7 @@ func (h *Handler) serveFiles(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, r, err)
 		return
 	}
-	f, real, err := h.open(name)
+	f, fi, real, err := h.open(name)
 	if err != nil {
 		if statusOf(err) == http.StatusNotFound {
 			// A missing file may have a clean-URL page: /about -> about.html.
@@ -36,11 +36,6 @@ func (h *Handler) serveFiles(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		h.notFound(w, r, err)
-		return
-	}
 	if fi.IsDir() {
 		f.Close()
 		h.serveDir(w, r, real)
@@ -206,17 +201,12 @@ func wantsPage(r *http.Request) bool {
 // given status. For status 200 it goes through http.ServeContent (ranges,
 // conditional requests); other statuses (404.html) send the body as is.
 func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, real string, status int) {
-	f, err := h.root.Open(real)
+	f, fi, err := h.openReal(real)
 	if err != nil {
 		h.errorPage(w, r, statusOrServerError(h, r, err))
 		return
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		h.errorPage(w, r, http.StatusNotFound)
-		return
-	}
 	h.serveOpenFile(w, r, real, f, fi, status)
 }
 
@@ -371,13 +361,13 @@ func (h *Handler) precompressed(r *http.Request, real string) (string, *os.File,
 		if !acceptsEncoding(r, c.enc) {
 			continue
 		}
-		// h.open applies the link and dotfile rules to the sibling too.
-		f, _, err := h.open(real + c.ext)
+		// h.open applies the link, dotfile and key rules to the sibling
+		// too, and never opens a FIFO or device named like one.
+		f, fi, _, err := h.open(real + c.ext)
 		if err != nil {
 			continue
 		}
-		fi, err := f.Stat()
-		if err != nil || !fi.Mode().IsRegular() {
+		if !fi.Mode().IsRegular() {
 			f.Close()
 			continue
 		}

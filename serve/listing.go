@@ -1,10 +1,12 @@
 package serve
 
 import (
+	"container/heap"
 	_ "embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -12,8 +14,10 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -57,6 +61,8 @@ type listingPage struct {
 	Files      int
 	Folders    int
 	TotalSize  int64
+	Omitted    int // entries beyond MaxListing, not shown
+	Max        int
 	LiveReload bool
 	Events     string
 }
@@ -64,13 +70,17 @@ type listingPage struct {
 // serveListing answers a folder without index.html with a listing: JSON when
 // the client prefers application/json, HTML otherwise.
 func (h *Handler) serveListing(w http.ResponseWriter, r *http.Request, real string) {
-	entries, err := h.readListing(real)
+	entries, omitted, err := h.readListing(real)
 	if err != nil {
 		h.errorPage(w, r, statusOrServerError(h, r, err))
 		return
 	}
 	hdr := w.Header()
 	hdr.Add("Vary", "Accept")
+	if omitted > 0 {
+		// The JSON form stays a plain array; this says it is not all.
+		hdr.Set("Devca-Listing-Omitted", strconv.Itoa(omitted))
+	}
 	if prefersJSON(r) {
 		hdr.Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
@@ -81,7 +91,8 @@ func (h *Handler) serveListing(w http.ResponseWriter, r *http.Request, real stri
 		}
 		return
 	}
-	page := listingPage{Path: r.URL.Path, RootName: filepath.Base(h.cfg.Dir), Crumbs: breadcrumbs(r.URL.Path), Entries: entries, LiveReload: h.live != nil, Events: EventsPath}
+	page := listingPage{Path: r.URL.Path, RootName: filepath.Base(h.cfg.Dir), Crumbs: breadcrumbs(r.URL.Path), Entries: entries,
+		Omitted: omitted, Max: MaxListing, LiveReload: h.live != nil, Events: EventsPath}
 	for _, e := range entries {
 		if e.IsDir {
 			page.Folders++
@@ -107,67 +118,172 @@ func (h *Handler) serveListing(w http.ResponseWriter, r *http.Request, real stri
 	}
 }
 
-// readListing reads a folder's entries, drops hidden ones and links that
-// lead out of the root or to hidden files, and sorts folders first, then by
-// name without regard to case.
-func (h *Handler) readListing(real string) ([]Entry, error) {
-	f, err := h.root.Open(real)
+// MaxListing is the most entries a folder listing shows. A folder with
+// more is read in full (names and types only, which the directory itself
+// holds) to find the first MaxListing in listing order, and the page says
+// how many it leaves out: a listing of 50,000 files would be a 15 MB page
+// that no one reads, built again for every request.
+const MaxListing = 1000
+
+// listItem is a folder entry that passed the cheap checks, kept while the
+// folder is read: only MaxListing of them are held at once.
+type listItem struct {
+	de     fs.DirEntry
+	lower  string      // the name in lower case, for sorting
+	isDir  bool        // a folder, or a link to one
+	target string      // a link's resolved name, "" for other entries
+	fi     fs.FileInfo // a link's target's FileInfo
+}
+
+// compareItems orders a listing: folders first, then names without regard
+// to case, then names as they are.
+func compareItems(a, b *listItem) int {
+	if a.isDir != b.isDir {
+		if a.isDir {
+			return -1
+		}
+		return 1
+	}
+	if c := strings.Compare(a.lower, b.lower); c != 0 {
+		return c
+	}
+	return strings.Compare(a.de.Name(), b.de.Name())
+}
+
+// lastItems is a heap whose top is the entry that comes last in listing
+// order, so that keeping the first MaxListing entries of a stream costs
+// one comparison for most of them.
+type lastItems []*listItem
+
+func (l lastItems) Len() int           { return len(l) }
+func (l lastItems) Less(i, j int) bool { return compareItems(l[i], l[j]) > 0 }
+func (l lastItems) Swap(i, j int)      { l[i], l[j] = l[j], l[i] }
+func (l *lastItems) Push(x any)        { *l = append(*l, x.(*listItem)) }
+func (l *lastItems) Pop() any {
+	old := *l
+	x := old[len(old)-1]
+	*l = old[:len(old)-1]
+	return x
+}
+
+// readListing reads a folder's entries, drops hidden ones, key files,
+// FIFOs, sockets and devices, and links that lead out of the root or to
+// hidden files, and returns the first MaxListing in listing order with the
+// number of entries left out.
+func (h *Handler) readListing(real string) ([]Entry, int, error) {
+	// Through os.Root, not the fast opener: the entries' Info looks them
+	// up by the folder's name, which only os.Root's files carry in full.
+	f, fi, err := h.openRoot(real)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer f.Close()
-	des, err := f.ReadDir(-1)
-	if err != nil {
-		return nil, err
+	if !fi.IsDir() {
+		return nil, 0, &fs.PathError{Op: "readdir", Path: real, Err: syscall.ENOTDIR}
 	}
-	entries := make([]Entry, 0, len(des))
-	for _, de := range des {
-		name := de.Name()
-		if !h.cfg.Dotfiles && strings.HasPrefix(name, ".") {
-			continue
-		}
-		rel := path.Join(real, name)
-		if h.denied(rel) {
-			continue
-		}
-		e := Entry{Name: name}
-		var fi fs.FileInfo
-		if de.Type()&fs.ModeSymlink != 0 {
-			e.IsSymlink = true
-			target, err := resolve(h.dir, rel, h.cfg.Dotfiles)
-			if err != nil || h.denied(target) {
+	var kept lastItems
+	total := 0
+	for {
+		des, err := f.ReadDir(256)
+		for _, de := range des {
+			it, ok := h.listable(real, de)
+			if !ok {
 				continue
 			}
-			if fi, err = h.root.Stat(target); err != nil {
-				continue
+			total++
+			if len(kept) < MaxListing {
+				heap.Push(&kept, it)
+			} else if compareItems(it, kept[0]) < 0 {
+				kept[0] = it
+				heap.Fix(&kept, 0)
 			}
-		} else if fi, err = de.Info(); err != nil {
-			continue
 		}
-		e.IsDir = fi.IsDir()
-		e.Modified = fi.ModTime().UTC().Truncate(time.Second)
-		link := "./" + name
-		if e.IsDir {
-			link += "/"
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	slices.SortFunc(kept, compareItems)
+	entries := make([]Entry, 0, len(kept))
+	for _, it := range kept {
+		if e, ok := h.listEntry(real, it); ok {
+			entries = append(entries, e)
 		} else {
-			e.Size = fi.Size()
+			total--
 		}
-		e.URL = (&url.URL{Path: link}).EscapedPath()
-		entries = append(entries, e)
 	}
-	slices.SortFunc(entries, func(a, b Entry) int {
-		if a.IsDir != b.IsDir {
-			if a.IsDir {
-				return -1
+	return entries, total - len(entries), nil
+}
+
+// listable applies the checks that need no more than the entry's name and
+// type (and, for a link, its target): the folder gives those for free, so
+// they run on every entry of a large folder.
+func (h *Handler) listable(real string, de fs.DirEntry) (*listItem, bool) {
+	name := de.Name()
+	if !h.cfg.Dotfiles && strings.HasPrefix(name, ".") {
+		return nil, false
+	}
+	rel := path.Join(real, name)
+	if h.denied(rel) {
+		return nil, false
+	}
+	it := &listItem{de: de, lower: strings.ToLower(name)}
+	switch typ := de.Type(); {
+	case typ&fs.ModeSymlink != 0:
+		target, err := resolve(h.dir, rel, h.cfg.Dotfiles)
+		if err != nil || h.denied(target) {
+			return nil, false
+		}
+		if it.fi, err = h.root.Stat(target); err != nil || !servable(it.fi) {
+			return nil, false
+		}
+		it.target, it.isDir = target, it.fi.IsDir()
+	case typ.IsDir():
+		it.isDir = true
+	case !typ.IsRegular():
+		return nil, false // a FIFO, socket or device: nothing to link to
+	}
+	if !it.isDir && !h.cfg.ServeKeys && (keyName(name) || (it.target != "" && keyName(path.Base(it.target)))) {
+		return nil, false
+	}
+	return it, true
+}
+
+// listEntry makes the Entry for an item that will be shown, reading what
+// costs a system call: its FileInfo, and for a name a PEM key could hide
+// behind, its first bytes.
+func (h *Handler) listEntry(real string, it *listItem) (Entry, bool) {
+	name := it.de.Name()
+	e := Entry{Name: name, IsSymlink: it.target != ""}
+	fi, file := it.fi, it.target
+	if fi == nil {
+		var err error
+		if fi, err = it.de.Info(); err != nil || !servable(fi) {
+			return Entry{}, false
+		}
+		file = path.Join(real, name)
+	}
+	if fi.Mode().IsRegular() && !h.cfg.ServeKeys && (keySniffName(name) || keySniffName(path.Base(file))) {
+		if f, _, err := h.openReal(file); err == nil {
+			key := sniffKey(f)
+			f.Close()
+			if key {
+				return Entry{}, false
 			}
-			return 1
 		}
-		if c := strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)); c != 0 {
-			return c
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	return entries, nil
+	}
+	e.IsDir = fi.IsDir()
+	e.Modified = fi.ModTime().UTC().Truncate(time.Second)
+	link := "./" + name
+	if e.IsDir {
+		link += "/"
+	} else {
+		e.Size = fi.Size()
+	}
+	e.URL = (&url.URL{Path: link}).EscapedPath()
+	return e, true
 }
 
 // breadcrumbs splits a folder URL path into links, the root first.

@@ -3,8 +3,10 @@ package serve
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"io/fs"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -63,12 +65,14 @@ type liveReload struct {
 	dotfiles bool
 	log      *log.Logger
 
-	mu      sync.Mutex
-	clients map[chan string]struct{}
-	closed  bool
-	done    chan struct{}
-	once    sync.Once
-	wg      sync.WaitGroup
+	mu       sync.Mutex
+	clients  map[chan string]struct{}
+	perAddr  map[string]int // open streams by remote address
+	lastWarn time.Time      // when a refused stream was last logged
+	closed   bool
+	done     chan struct{}
+	once     sync.Once
+	wg       sync.WaitGroup
 }
 
 // skipWatch names folders that are never watched: they are large, change
@@ -80,7 +84,7 @@ func newLiveReload(dir string, dotfiles bool, logger *log.Logger) (*liveReload, 
 	if err != nil {
 		return nil, fmt.Errorf("starting live reload: %w", err)
 	}
-	lr := &liveReload{watcher: w, dotfiles: dotfiles, log: logger, clients: map[chan string]struct{}{}, done: make(chan struct{})}
+	lr := &liveReload{watcher: w, dotfiles: dotfiles, log: logger, clients: map[chan string]struct{}{}, perAddr: map[string]int{}, done: make(chan struct{})}
 	if err := lr.addTree(dir); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("starting live reload: %w", err)
@@ -189,21 +193,61 @@ func (lr *liveReload) broadcast(event string) {
 	}
 }
 
-func (lr *liveReload) subscribe() (chan string, bool) {
+// Event-stream limits, named so that the README can quote them. Each open
+// page holds one stream for as long as it is open; the limits keep a flood
+// of streams from holding memory and goroutines without end.
+const (
+	// MaxEventStreams bounds the live-reload event streams open at once.
+	MaxEventStreams = 256
+	// MaxEventStreamsPerAddr bounds those from one remote address, so
+	// that one client cannot take them all.
+	MaxEventStreamsPerAddr = 64
+)
+
+// subscribe registers a page from addr. It fails with the status to
+// answer: 503 when closed or full, 429 when addr has its share.
+func (lr *liveReload) subscribe(addr string) (chan string, int) {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
-	if lr.closed {
-		return nil, false
+	switch {
+	case lr.closed:
+		return nil, http.StatusServiceUnavailable
+	case len(lr.clients) >= MaxEventStreams:
+		lr.warnLocked("refusing a live-reload stream from %s: %d streams are open, the most devca keeps", addr, MaxEventStreams)
+		return nil, http.StatusServiceUnavailable
+	case lr.perAddr[addr] >= MaxEventStreamsPerAddr:
+		lr.warnLocked("refusing a live-reload stream from %s: it has %d open, the most devca keeps per address", addr, MaxEventStreamsPerAddr)
+		return nil, http.StatusTooManyRequests
 	}
 	c := make(chan string, 1)
 	lr.clients[c] = struct{}{}
-	return c, true
+	lr.perAddr[addr]++
+	return c, 0
 }
 
-func (lr *liveReload) unsubscribe(c chan string) {
+// warnLocked logs a refused stream, at most once every ten seconds: a flood
+// would otherwise flood the log too.
+func (lr *liveReload) warnLocked(format string, args ...any) {
+	if now := time.Now(); now.Sub(lr.lastWarn) >= 10*time.Second {
+		lr.lastWarn = now
+		lr.log.Printf(format, args...)
+	}
+}
+
+func (lr *liveReload) unsubscribe(c chan string, addr string) {
 	lr.mu.Lock()
 	delete(lr.clients, c)
+	if lr.perAddr[addr]--; lr.perAddr[addr] <= 0 {
+		delete(lr.perAddr, addr)
+	}
 	lr.mu.Unlock()
+}
+
+// streams returns how many event streams are open, for tests.
+func (lr *liveReload) streams() (total, addrs int) {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	return len(lr.clients), len(lr.perAddr)
 }
 
 // close stops the watcher and ends every event stream.
@@ -230,37 +274,65 @@ func (lr *liveReload) serveEvents(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		return
 	}
-	c, ok := lr.subscribe()
-	if !ok {
-		w.WriteHeader(http.StatusServiceUnavailable)
+	addr := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		addr = host
+	}
+	c, status := lr.subscribe(addr)
+	if status != 0 {
+		// EventSource gives up on an error status rather than retrying in a
+		// loop; reloading the page after closing others tries again.
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "devca: too many live-reload streams are open; close some pages and reload", status)
 		return
 	}
-	defer lr.unsubscribe(c)
+	defer lr.unsubscribe(c, addr)
 	rc := http.NewResponseController(w)
 	hdr := w.Header()
 	hdr.Set("Content-Type", "text/event-stream")
 	hdr.Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	// retry: how soon the browser reconnects after the server restarts.
-	fmt.Fprint(w, "retry: 500\n: devca live reload\n\n")
-	if err := rc.Flush(); err != nil {
+	if !sendEvent(rc, w, "retry: 500\n: devca live reload\n\n") {
 		return
 	}
 	tick := time.NewTicker(keepAlive)
 	defer tick.Stop()
 	for {
+		var msg string
 		select {
 		case event := <-c:
-			fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, event)
+			msg = "event: " + event + "\ndata: " + event + "\n\n"
 		case <-tick.C:
-			fmt.Fprint(w, ": ping\n\n")
+			msg = ": ping\n\n"
 		case <-r.Context().Done():
 			return
 		case <-lr.done:
 			return
 		}
-		if err := rc.Flush(); err != nil {
+		if !sendEvent(rc, w, msg) {
 			return
 		}
 	}
+}
+
+// sendTimeout bounds one write to an event stream. A client that vanished
+// without closing its connection (a laptop closed, a network gone) is
+// found at the next keep-alive, instead of holding its stream while TCP
+// retries for many minutes.
+const sendTimeout = 10 * time.Second
+
+// sendEvent writes msg and flushes it within sendTimeout, reporting whether
+// the stream is still alive. The deadline is lifted after the write: on
+// HTTP/2 a deadline that passes resets the stream even when idle.
+func sendEvent(rc *http.ResponseController, w io.Writer, msg string) bool {
+	rc.SetWriteDeadline(time.Now().Add(sendTimeout))
+	if _, err := io.WriteString(w, msg); err != nil {
+		return false
+	}
+	if err := rc.Flush(); err != nil {
+		return false
+	}
+	rc.SetWriteDeadline(time.Time{})
+	return true
 }

@@ -150,8 +150,8 @@ func TestShutdownEndsEventStreams(t *testing.T) {
 }
 
 func TestBroadcastCoalesces(t *testing.T) {
-	lr := &liveReload{clients: map[chan string]struct{}{}}
-	c, _ := lr.subscribe()
+	lr := &liveReload{clients: map[chan string]struct{}{}, perAddr: map[string]int{}}
+	c, _ := lr.subscribe("192.0.2.1")
 	for i, tc := range []struct {
 		events []string
 		want   string

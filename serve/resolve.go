@@ -22,6 +22,11 @@ var (
 	errHidden = errors.New("hidden path")
 	// errEscapes is a symbolic link that leads out of the root.
 	errEscapes = errors.New("path escapes the root")
+	// errNotRegular is a FIFO, socket, device node or anything else that
+	// is neither a regular file nor a folder. Such files are never opened
+	// for reading: a FIFO would block the request, and opening a device
+	// can have side effects.
+	errNotRegular = errors.New("not a regular file or folder")
 	// errSlowPath says the fast opener could not decide; the caller takes
 	// the careful path.
 	errSlowPath = errors.New("take the careful path")
@@ -171,33 +176,81 @@ func resolve(dir, name string, dotfiles bool) (string, error) {
 	return strings.Join(done, "/"), nil
 }
 
-// open opens name, a result of cleanPath, and returns the file with its
-// real name: the same name when the fast opener could open it (no links on
-// the way), else resolve's answer opened through os.Root.
-func (h *Handler) open(name string) (*os.File, string, error) {
-	f, err := h.fast.open(name)
-	if err == nil {
-		if h.denied(name) {
-			f.Close()
-			return nil, "", errHidden
+// open opens name, a result of cleanPath, and returns the file, its
+// FileInfo and its real name: the same name when the fast opener could open
+// it (no links on the way), else resolve's answer opened through os.Root.
+// The file is a regular file or a folder (anything else is errNotRegular,
+// and is not opened), and neither denied nor a hidden key file.
+func (h *Handler) open(name string) (*os.File, fs.FileInfo, string, error) {
+	f, fi, err := h.fast.open(name)
+	real := name
+	if errors.Is(err, errSlowPath) {
+		if real, err = resolve(h.dir, name, h.cfg.Dotfiles); err != nil {
+			return nil, nil, "", err
 		}
-		return f, name, nil
+		if h.denied(real) {
+			return nil, nil, "", errHidden
+		}
+		f, fi, err = h.openRoot(real)
 	}
-	if !errors.Is(err, errSlowPath) {
-		return nil, "", err
-	}
-	real, err := resolve(h.dir, name, h.cfg.Dotfiles)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
-	if h.denied(real) {
-		return nil, "", errHidden
+	if h.denied(real) || h.hiddenKey(name, real, f, fi) {
+		f.Close()
+		return nil, nil, "", errHidden
 	}
-	f, err = h.root.Open(real)
+	return f, fi, real, nil
+}
+
+// openReal opens real, a name resolve returned, if it is a regular file or
+// a folder. It applies no hiding rules: callers have.
+func (h *Handler) openReal(real string) (*os.File, fs.FileInfo, error) {
+	f, fi, err := h.fast.open(real)
+	if errors.Is(err, errSlowPath) {
+		return h.openRoot(real)
+	}
+	return f, fi, err
+}
+
+// openRoot is the careful open through os.Root. Like the fast opener it
+// looks before it opens, so that a FIFO or device found there is never
+// opened, and opens without blocking and checks again what it opened, in
+// case the name changed hands in between.
+func (h *Handler) openRoot(real string) (*os.File, fs.FileInfo, error) {
+	fi, err := h.root.Lstat(real)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
-	return f, real, nil
+	if !servable(fi) {
+		return nil, nil, &fs.PathError{Op: "open", Path: real, Err: errNotRegular}
+	}
+	f, err := h.root.OpenFile(real, os.O_RDONLY|openNoBlock, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	clearNoBlock(f)
+	return checkOpened(f, real)
+}
+
+// checkOpened returns f with its FileInfo if it is a regular file or a
+// folder, and closes it otherwise.
+func checkOpened(f *os.File, name string) (*os.File, fs.FileInfo, error) {
+	fi, err := f.Stat()
+	if err == nil && !servable(fi) {
+		err = &fs.PathError{Op: "open", Path: name, Err: errNotRegular}
+	}
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+// servable reports whether fi is a regular file or a folder, the only
+// kinds of file devca serves.
+func servable(fi fs.FileInfo) bool {
+	return fi.Mode().IsRegular() || fi.IsDir()
 }
 
 // statusOf maps a lookup or open error to the status the client sees. Like
@@ -207,7 +260,7 @@ func statusOf(err error) int {
 	switch {
 	case errors.Is(err, errBadPath):
 		return http.StatusBadRequest
-	case errors.Is(err, errHidden), errors.Is(err, errEscapes),
+	case errors.Is(err, errHidden), errors.Is(err, errEscapes), errors.Is(err, errNotRegular),
 		errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR),
 		errors.Is(err, syscall.ELOOP), errors.Is(err, syscall.ENAMETOOLONG):
 		return http.StatusNotFound

@@ -312,7 +312,7 @@ func TestOpen(t *testing.T) {
 		{name: "abs-link", err: errEscapes},
 		{name: "sub/loop", err: errEscapes},
 	} {
-		f, real, err := h.open(tc.name)
+		f, _, real, err := h.open(tc.name)
 		if f != nil {
 			f.Close()
 		}

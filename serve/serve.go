@@ -100,6 +100,15 @@ type Config struct {
 	// CA home inside the served folder cannot leak its keys. New refuses a
 	// Dir inside a denied folder.
 	Deny []string
+	// RecordedKeys are the key and PKCS#12 files devca's record says it
+	// wrote, as absolute paths. They are never served or listed, whatever
+	// ServeKeys says; unlike Deny they name files, not folders.
+	RecordedKeys []string
+	// ServeKeys serves files that look like private keys: by name
+	// ("*-key.pem", "*.key", "*.p12", "*.pfx") or, for ".pem", ".crt",
+	// ".cer", ".p8", ".txt" and extension-less files, by a PEM private key
+	// block in their first 4 KiB. Without it they are hidden like dotfiles.
+	ServeKeys bool
 }
 
 // Handler serves a Config. Close it to stop live reload and end open event
@@ -112,7 +121,8 @@ type Handler struct {
 	headers   http.Header
 	proxy     http.Handler
 	live      *liveReload
-	deny      []string // slash paths relative to Dir, see Config.Deny
+	deny      []string        // slash paths relative to Dir, see Config.Deny
+	recorded  map[string]bool // slash paths relative to Dir, see Config.RecordedKeys
 	logMu     sync.Mutex
 	errorLog  *log.Logger
 	closeOnce sync.Once
@@ -162,6 +172,7 @@ func New(cfg Config) (*Handler, error) {
 			h.root.Close()
 			return nil, err
 		}
+		h.recorded = recordedKeys(h.dir, cfg.RecordedKeys)
 		h.fast = newFastOpener(h.dir)
 	}
 	if cfg.Proxy != nil {
@@ -193,12 +204,9 @@ func denyList(dir string, deny []string) ([]string, error) {
 	}
 	var out []string
 	for _, d := range deny {
-		real, err := filepath.Abs(d)
+		real, err := realPath(d)
 		if err != nil {
 			return nil, fmt.Errorf("resolving %q: %w", d, err)
-		}
-		if r, err := filepath.EvalSymlinks(real); err == nil {
-			real = r
 		}
 		if rel, err := filepath.Rel(real, realDir); err == nil && filepath.IsLocal(rel) {
 			return nil, fmt.Errorf("%w: %q is inside %q", ErrDeniedDir, dir, d)
@@ -210,9 +218,24 @@ func denyList(dir string, deny []string) ([]string, error) {
 	return out, nil
 }
 
+// realPath makes p absolute and resolves its links when it exists.
+func realPath(p string) (string, error) {
+	real, err := filepath.Abs(p)
+	if err != nil {
+		return "", err
+	}
+	if r, err := filepath.EvalSymlinks(real); err == nil {
+		real = r
+	}
+	return real, nil
+}
+
 // denied reports whether real, a resolved slash path relative to the
-// served folder, is or lies inside a denied path.
+// served folder, is or lies inside a denied path, or is a recorded key.
 func (h *Handler) denied(real string) bool {
+	if h.recorded[real] {
+		return true
+	}
 	for _, d := range h.deny {
 		if real == d || strings.HasPrefix(real, d+"/") {
 			return true

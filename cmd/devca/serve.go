@@ -52,6 +52,8 @@ func newServeCommand(e *env) *cli.Command {
 			"trust stores; 'devca init' trusts it). It issues its own certificate for localhost,\n" +
 			"127.0.0.1, ::1, the listen host and every --name, keeps it in the CA home and reuses it.\n" +
 			"It never serves anything outside FOLDER, and hides dotfiles unless --dotfiles.\n" +
+			"Key and .p12 files devca wrote are never served; other files that look like private\n" +
+			"keys (*-key.pem, *.key, *.p12, *.pfx, PEM private keys) are hidden unless --serve-keys.\n" +
 			"One access-log line per request goes to stderr unless --quiet. Stop it with Ctrl-C.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Usage: "listen on `HOST:PORT` (default localhost:8443)"},
@@ -63,6 +65,7 @@ func newServeCommand(e *env) *cli.Command {
 			&cli.BoolFlag{Name: "spa", Usage: "answer unknown paths with index.html (single-page apps)"},
 			&cli.BoolFlag{Name: "no-list", Usage: "do not list folders that have no index.html"},
 			&cli.BoolFlag{Name: "dotfiles", Usage: "serve files and folders whose names start with a dot (.env, .git)"},
+			&cli.BoolFlag{Name: "serve-keys", Usage: "serve files that look like private keys (key files devca wrote stay hidden)"},
 			&cli.BoolFlag{Name: "live-reload", Usage: "reload open pages when a file in the folder changes"},
 			&cli.StringSliceFlag{Name: "header", Usage: "add `'NAME: VALUE'` to every response (repeatable)"},
 			&cli.BoolFlag{Name: "cors", Usage: "allow every origin (Access-Control-Allow-Origin: *)"},
@@ -227,6 +230,7 @@ func runServe(c *cli.Context, e *env) error {
 		Dir: dir, NoListing: c.Bool("no-list"), SPA: c.Bool("spa"), Dotfiles: c.Bool("dotfiles"),
 		CORS: c.Bool("cors"), Headers: o.headers, LiveReload: c.Bool("live-reload"), Proxy: o.proxy,
 		AccessLog: accessLog, ErrorLog: warnings, Deny: deny,
+		RecordedKeys: recordedKeyFiles(e, auth), ServeKeys: c.Bool("serve-keys"),
 	})
 	if errors.Is(err, serve.ErrDeniedDir) {
 		return withHints(err, "serve a folder outside the CA home (see 'devca home') and the key file's folder")
