@@ -65,7 +65,7 @@ func ReadMkcertCA(dir string) (*Root, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("reading mkcert CA: %q has no %s", dir, mkcertCertFile)
 		}
-		return nil, fmt.Errorf("reading mkcert CA: %w", err)
+		return nil, fmt.Errorf("reading mkcert root %q: %w", certPath, err)
 	}
 	cert, err := parseSingleCertPEM(certPEM)
 	if err != nil {
@@ -77,7 +77,7 @@ func ReadMkcertCA(dir string) (*Root, error) {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("reading mkcert CA: %q has no %s, so mkcert's root cannot sign there either", dir, mkcertKeyFile)
 		}
-		return nil, fmt.Errorf("reading mkcert CA: %w", err)
+		return nil, fmt.Errorf("reading mkcert key %q: %w", keyPath, err)
 	}
 	key, err := parseKeyPEM(keyPEM)
 	if err != nil {

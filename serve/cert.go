@@ -6,8 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -173,11 +171,11 @@ const MaxKeyPairFileSize = 1 << 20
 // --key-file) and checks that the key belongs to it. Each must be a regular
 // file of at most MaxKeyPairFileSize bytes.
 func LoadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
-	certPEM, err := readSmallFile(certFile)
+	certPEM, err := ca.ReadInputFile(certFile, MaxKeyPairFileSize)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("reading certificate %q: %w", certFile, err)
 	}
-	keyPEM, err := readSmallFile(keyFile)
+	keyPEM, err := ca.ReadInputFile(keyFile, MaxKeyPairFileSize)
 	if err != nil {
 		return tls.Certificate{}, fmt.Errorf("reading key %q: %w", keyFile, err)
 	}
@@ -186,63 +184,6 @@ func LoadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 		return tls.Certificate{}, fmt.Errorf("loading %q and %q: %w", certFile, keyFile, err)
 	}
 	return c, nil
-}
-
-// readSmallFile reads a regular file of at most MaxKeyPairFileSize bytes.
-// The type is checked before the file is opened, since opening a FIFO
-// blocks until a writer comes and opening a device may have side effects,
-// and again on the open file in case it was replaced in between.
-func readSmallFile(name string) ([]byte, error) {
-	fi, err := os.Stat(name)
-	if err != nil {
-		return nil, pathCause(err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, errNotRegular(fi)
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, pathCause(err)
-	}
-	defer f.Close()
-	if fi, err = f.Stat(); err != nil {
-		return nil, err
-	} else if !fi.Mode().IsRegular() {
-		return nil, errNotRegular(fi)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxKeyPairFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxKeyPairFileSize {
-		return nil, fmt.Errorf("the file is larger than %d KiB, too large for a certificate or key", MaxKeyPairFileSize>>10)
-	}
-	return data, nil
-}
-
-// pathCause drops the operation and path from a *fs.PathError, which the
-// caller's message already names.
-func pathCause(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}
-
-func errNotRegular(fi fs.FileInfo) error {
-	what := "not a regular file"
-	switch t := fi.Mode().Type(); {
-	case t&fs.ModeDir != 0:
-		what = "a folder, not a file"
-	case t&fs.ModeNamedPipe != 0:
-		what = "a named pipe, not a regular file"
-	case t&fs.ModeSocket != 0:
-		what = "a socket, not a regular file"
-	case t&fs.ModeDevice != 0:
-		what = "a device, not a regular file"
-	}
-	return errors.New(what)
 }
 
 // SystemTrusts reports whether the system's trust store, as Go reads it,

@@ -121,11 +121,11 @@ func TestLoadKeyPairLimits(t *testing.T) {
 	for _, tc := range []struct {
 		name, cert, key, want string
 	}{
-		{"cert too large", big, keyFile, `reading certificate "` + big + `": the file is larger than 1024 KiB`},
-		{"key too large", certFile, big, `reading key "` + big + `": the file is larger than 1024 KiB`},
-		{"cert is a folder", dir, keyFile, "a folder, not a file"},
+		{"cert too large", big, keyFile, `reading certificate "` + big + `": the file is larger than 1 MiB`},
+		{"key too large", certFile, big, `reading key "` + big + `": the file is larger than 1 MiB`},
+		{"cert is a folder", dir, keyFile, "it is a folder, not a regular file"},
 		{"missing", filepath.Join(dir, "missing"), keyFile, `reading certificate "` + filepath.Join(dir, "missing") + `": no such file`},
-		{"device", "/dev/zero", keyFile, "a device, not a regular file"},
+		{"device", "/dev/zero", keyFile, "it is a character device, not a regular file"},
 	} {
 		t.Run("fail/"+tc.name, func(t *testing.T) {
 			if tc.cert == "/dev/zero" && runtime.GOOS == "windows" {

@@ -3,13 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"syscall"
 
 	"github.com/devca/devca/ca"
 )
@@ -17,12 +14,6 @@ import (
 // stdoutPath is the --cert-file value that writes the certificate to
 // standard output, so it can be piped.
 const stdoutPath = "-"
-
-// maxWrittenFileSize bounds what devca reads back of the certificates, keys
-// and PKCS#12 files it writes (and of PKCS#12 files it imports): a few
-// kilobytes each, so anything bigger is not one of them, and reading it all
-// would only cost memory.
-const maxWrittenFileSize = 1 << 20
 
 // outputTarget is one file a command is about to write.
 type outputTarget struct {
@@ -137,28 +128,9 @@ func checkRegular(t outputTarget, fi os.FileInfo) error {
 		if t.What == "certificate" {
 			hints = append(hints, "to print the certificate, pass --cert-file - (standard output)")
 		}
-		return withHints(fmt.Errorf("refusing to write the %s to %q: it is %s, not a regular file", t.What, t.Path, fileKind(fi.Mode())), hints...)
+		return withHints(fmt.Errorf("refusing to write the %s to %q: it is %s, not a regular file", t.What, t.Path, ca.FileKind(fi.Mode())), hints...)
 	}
 	return nil
-}
-
-// fileKind names the type of a file that is not a regular one.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeSymlink != 0:
-		return "a symbolic link"
-	case m.IsDir():
-		return "a folder"
-	case m&fs.ModeNamedPipe != 0:
-		return "a named pipe (FIFO)"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	}
-	return "a special file"
 }
 
 // checkOverwrite runs checkTargets and then refuses to replace a file that
@@ -190,76 +162,6 @@ func checkOverwrite(auth *ca.Authority, targets []outputTarget, force bool) erro
 		}
 	}
 	return nil
-}
-
-// readInput reads a file devca was given or wrote earlier. It refuses what
-// is not a regular file, without opening it (reading a FIFO or a device can
-// block or never end, and opening some devices has effects), and anything
-// over max bytes. Errors do not repeat the path; callers name the file.
-func readInput(path string, max int64) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, pathErrorCause(err)
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("it is %s, not a regular file", fileKind(fi.Mode()))
-	}
-	if fi.Size() > max {
-		return nil, &tooLargeError{max: max}
-	}
-	// O_NONBLOCK: should the file be swapped for a FIFO after the check,
-	// opening it still returns at once, and the check below refuses it.
-	flag := os.O_RDONLY
-	if runtime.GOOS != "windows" {
-		flag |= syscall.O_NONBLOCK
-	}
-	f, err := os.OpenFile(path, flag, 0)
-	if err != nil {
-		return nil, pathErrorCause(err)
-	}
-	defer f.Close()
-	if fi, err = f.Stat(); err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("it is %s, not a regular file", fileKind(fi.Mode()))
-	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, pathErrorCause(err)
-	}
-	if int64(len(data)) > max {
-		return nil, &tooLargeError{max: max}
-	}
-	return data, nil
-}
-
-// tooLargeError reports an input over readInput's bound.
-type tooLargeError struct{ max int64 }
-
-func (e *tooLargeError) Error() string {
-	return fmt.Sprintf("the file is larger than %s", formatSize(e.max))
-}
-
-// formatSize shows a bound in the unit it was chosen in.
-func formatSize(n int64) string {
-	switch {
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
-// pathErrorCause drops the operation and path from an *fs.PathError, which
-// the caller's message already names.
-func pathErrorCause(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }
 
 // baseName turns the first name and the count of the others into the file

@@ -163,7 +163,7 @@ func renewEntry(c *cli.Context, e *env, auth *ca.Authority, old ca.Entry) (ca.En
 	}
 	var leaf *ca.Leaf
 	if old.CSRFile != "" {
-		data, err := readInput(old.CSRFile, ca.MaxCSRSize)
+		data, err := ca.ReadInputFile(old.CSRFile, ca.MaxCSRSize)
 		if err != nil {
 			return ca.Entry{}, fmt.Errorf("reading the original request %q: %w", old.CSRFile, err)
 		}
@@ -250,13 +250,13 @@ func checkStillOurs(en ca.Entry, p12Password string) error {
 // readOurs reads a file devca wrote, and compares it with the recorded
 // digest when there is one.
 func readOurs(what, path, digest string) ([]byte, error) {
-	data, err := readInput(path, maxWrittenFileSize)
+	data, err := ca.ReadInputFile(path, ca.MaxInputFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, withHints(fmt.Errorf("%q was removed since devca wrote it; leaving the other files alone", path),
 			"issue the certificate again ('devca issue' or 'devca sign') to write all its files")
 	}
 	if err != nil {
-		var tooLarge *tooLargeError
+		var tooLarge *ca.TooLargeError
 		if errors.As(err, &tooLarge) {
 			return nil, changedError(what, path)
 		}

@@ -230,7 +230,7 @@ func runServe(c *cli.Context, e *env) error {
 		Dir: dir, NoListing: c.Bool("no-list"), SPA: c.Bool("spa"), Dotfiles: c.Bool("dotfiles"),
 		CORS: c.Bool("cors"), Headers: o.headers, LiveReload: c.Bool("live-reload"), Proxy: o.proxy,
 		AccessLog: accessLog, ErrorLog: warnings, Deny: deny,
-		RecordedKeys: recordedKeyFiles(e, auth), ServeKeys: c.Bool("serve-keys"),
+		RecordedKeys: recordedKeyFiles(e), ServeKeys: c.Bool("serve-keys"),
 	})
 	if errors.Is(err, serve.ErrDeniedDir) {
 		return withHints(err, "serve a folder outside the CA home (see 'devca home') and the key file's folder")

@@ -97,13 +97,13 @@ func TestServeRefusesAtStartup(t *testing.T) {
 
 		// Item 6: --cert-file and --key-file are small regular files.
 		{"cert-file/device", []string{"--addr", "127.0.0.1:0", "--cert-file", "/dev/zero", "--key-file", "key.pem", "site"}, exitFailure,
-			[]string{`devca: error: reading certificate "/dev/zero": a device, not a regular file`, "devca: hint: check --cert-file and --key-file"}},
+			[]string{`devca: error: reading certificate "/dev/zero": it is a character device, not a regular file`, "devca: hint: check --cert-file and --key-file"}},
 		{"cert-file/too large", []string{"--addr", "127.0.0.1:0", "--cert-file", "big.pem", "--key-file", "key.pem", "site"}, exitFailure,
-			[]string{`devca: error: reading certificate "big.pem": the file is larger than 1024 KiB, too large for a certificate or key`}},
-		{"key-file/too large", []string{"--addr", "127.0.0.1:0", "--cert-file", "big.pem", "--key-file", "big.pem", "site"}, exitFailure, []string{"larger than 1024 KiB"}},
-		{"key-file/folder", []string{"--addr", "127.0.0.1:0", "--cert-file", "key.pem", "--key-file", "site"}, exitFailure, []string{`devca: error: reading key "site": a folder, not a file`}},
+			[]string{`devca: error: reading certificate "big.pem": the file is larger than 1 MiB`}},
+		{"key-file/too large", []string{"--addr", "127.0.0.1:0", "--cert-file", "big.pem", "--key-file", "big.pem", "site"}, exitFailure, []string{"larger than 1 MiB"}},
+		{"key-file/folder", []string{"--addr", "127.0.0.1:0", "--cert-file", "key.pem", "--key-file", "site"}, exitFailure, []string{`devca: error: reading key "site": it is a folder, not a regular file`}},
 		{"cert-file/fifo", []string{"--addr", "127.0.0.1:0", "--cert-file", "fifo.pem", "--key-file", "key.pem", "site"}, exitFailure,
-			[]string{`devca: error: reading certificate "fifo.pem": a named pipe, not a regular file`}},
+			[]string{`devca: error: reading certificate "fifo.pem": it is a named pipe (FIFO), not a regular file`}},
 	} {
 		t.Run("fail/"+tc.name, func(t *testing.T) {
 			if strings.Contains(tc.name, "ipv6") && !ipv6 {

@@ -43,8 +43,8 @@ func runSign(c *cli.Context, e *env) error {
 		return err
 	}
 	csrPath := absPath(args[0])
-	data, err := readInput(csrPath, ca.MaxCSRSize)
-	var tooLarge *tooLargeError
+	data, err := ca.ReadInputFile(csrPath, ca.MaxCSRSize)
+	var tooLarge *ca.TooLargeError
 	if errors.As(err, &tooLarge) {
 		return withHints(fmt.Errorf("reading request %q: %w, more than a certificate request can be", args[0], err),
 			"check the file name: a request is a few kilobytes of PEM (BEGIN CERTIFICATE REQUEST) or DER")
