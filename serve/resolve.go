@@ -77,12 +77,16 @@ func cleanPath(urlPath, rawPath string, dotfiles bool) (string, error) {
 
 // validOnWindows refuses names that Windows would read differently from what
 // they say: alternate data streams ("a.txt:secret"), 8.3 short names
-// ("SECRET~1.TXT") and trailing dots or spaces, which Windows drops. The
-// check runs on every system so that one table of attack paths holds
-// everywhere; such names are rare on a development site.
+// ("SECRET~1.TXT"), trailing dots or spaces, which Windows drops, and
+// reserved device names ("NUL", "com1.txt"), which name a device in every
+// folder. The check runs on every system so that one table of attack paths
+// holds everywhere; such names are rare on a development site.
 func validOnWindows(name string) bool {
 	for seg := range strings.SplitSeq(name, "/") {
 		if strings.ContainsAny(seg, ":~") && isShortOrStream(seg) {
+			return false
+		}
+		if isDeviceName(seg) {
 			return false
 		}
 		if seg != "." && (strings.HasSuffix(seg, ".") || strings.HasSuffix(seg, " ")) {
@@ -100,6 +104,28 @@ func isShortOrStream(seg string) bool {
 	}
 	i := strings.IndexByte(seg, '~')
 	return i >= 0 && i+1 < len(seg) && seg[i+1] >= '0' && seg[i+1] <= '9'
+}
+
+// isDeviceName reports whether seg is a name Windows reserves for a device
+// in every folder, in any case and with any extension, spaces before the
+// extension ignored: CON, PRN, AUX, NUL, COM0-9, LPT0-9 (with the
+// superscript digits too), CONIN$ and CONOUT$. The list is Microsoft's
+// "Naming Files, Paths, and Namespaces".
+func isDeviceName(seg string) bool {
+	base, _, _ := strings.Cut(seg, ".")
+	base = strings.ToUpper(strings.TrimRight(base, " "))
+	switch base {
+	case "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$":
+		return true
+	}
+	if !strings.HasPrefix(base, "COM") && !strings.HasPrefix(base, "LPT") {
+		return false
+	}
+	switch base[3:] {
+	case "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "¹", "²", "³":
+		return true
+	}
+	return false
 }
 
 func containsFold(s, sub string) bool {

@@ -131,6 +131,19 @@ func TestTraversal(t *testing.T) {
 		{"/SECRET~1.TXT", 400},
 		{"/ok.txt.", 400},
 		{"/ok.txt%20", 400},
+		// Reserved device names, with any extension (issue 12); names
+		// that only start like one are ordinary.
+		{"/NUL", 400},
+		{"/con.txt", 400},
+		{"/sub/COM1.log", 400},
+		{"/lpt9", 400},
+		{"/aux.tar.gz", 400},
+		{"/CONOUT$", 400},
+		{"/nul%20.txt", 400},
+		{"/COM%C2%B9", 400},
+		{"/CONFIG.txt", 404},
+		{"/COM10", 404},
+		{"/nullable.txt", 404},
 		// Overlong UTF-8 and other decoders' slashes are just names here.
 		{"/..%c0%afsecret.txt", 404},
 		{"/..%e0%80%afsecret.txt", 404},

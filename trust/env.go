@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 )
 
 // Env is everything the trust package reads or changes outside its
@@ -45,19 +46,37 @@ type Env struct {
 	// WindowsRoot is the current user's Root certificate store on Windows.
 	// It is set by DefaultEnv on Windows and nil elsewhere.
 	WindowsRoot CertStore
+	// Interactive reports whether a dialog this process shows can reach a
+	// user; Windows confirms each change of the user's Root store in one.
+	// Nil means yes. DefaultEnv sets it on Windows.
+	Interactive func() bool
+	// DialogTimeout bounds the wait for the user to answer such a dialog;
+	// zero means DefaultDialogTimeout.
+	DialogTimeout time.Duration
 }
 
 // CertStore is a certificate store addressed by exact DER bytes, such as the
-// Windows current user Root store.
+// Windows current user Root store. It has two views: the store the user's
+// programs read, which on Windows includes the local machine's Root store
+// and group policy roots, and the user's own part of it, the only part
+// devca changes.
 type CertStore interface {
-	// Contains reports whether the store holds exactly this certificate.
+	// Trusts reports whether the store, including what it includes from
+	// elsewhere, holds exactly this certificate.
+	Trusts(der []byte) (bool, error)
+	// Contains reports whether the user's own part of the store holds
+	// exactly this certificate.
 	Contains(der []byte) (bool, error)
-	// Add adds the certificate; adding one that is present is not an error.
+	// Add adds the certificate to the user's own part; adding one that is
+	// present is not an error.
 	Add(der []byte) error
-	// Delete removes exactly this certificate, never another one with the
-	// same subject or serial; deleting one that is absent is not an error.
+	// Delete removes exactly this certificate from the user's own part,
+	// never another one with the same subject or serial, and never one
+	// that only an included store holds; deleting one that is absent is not
+	// an error.
 	Delete(der []byte) error
-	// All returns every certificate in the store.
+	// All returns every certificate the user's programs read from the
+	// store.
 	All() ([][]byte, error)
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // ErrUnsupported is returned when a store, or trust installation as a whole,
@@ -100,4 +101,47 @@ func base(p string) string {
 		return p[i+1:]
 	}
 	return p
+}
+
+// DefaultDialogTimeout is how long devca waits for the user to answer the
+// dialog in which Windows confirms a change of the user's Root store.
+const DefaultDialogTimeout = 2 * time.Minute
+
+// errDeclined is what a CertStore returns when the user answered "No" in the
+// confirmation dialog.
+var errDeclined = errors.New("declined in the confirmation dialog")
+
+// DialogError reports that Windows asked the user to confirm a change of the
+// current user's Root store and did not get a yes: the session has no
+// desktop to show the dialog on (NoDesktop: an SSH session, a service, a CI
+// runner), nobody answered within Timeout, or the user declined (Declined).
+// Nothing was changed, unless a late answer lands after devca gave up.
+// Command is the certutil command line that makes the same change by hand.
+type DialogError struct {
+	// Action is what devca tried: "add" or "delete".
+	Action    string
+	NoDesktop bool
+	Declined  bool
+	Timeout   time.Duration
+	Command   string
+}
+
+func (e *DialogError) Error() string {
+	var what string
+	switch {
+	case e.Declined:
+		what = fmt.Sprintf("the %s was declined in the Windows confirmation dialog", e.Action)
+	case e.NoDesktop:
+		what = fmt.Sprintf("Windows asks for confirmation of the %s in a dialog, and this session has no desktop to show it on (an SSH session, a service or a CI runner)", e.Action)
+	default:
+		what = fmt.Sprintf("nobody answered the Windows confirmation dialog for the %s within %s (an SSH session, a service or a CI runner has nobody to click it)", e.Action, e.Timeout)
+	}
+	return what + "; to do it by hand, run '" + e.Command + "' in a desktop session"
+}
+
+func (e *DialogError) Unwrap() error {
+	if e.Declined {
+		return errDeclined
+	}
+	return nil
 }

@@ -143,6 +143,16 @@ func parseKeytoolList(out []byte) map[string][]byte {
 	return certs
 }
 
+// trustedBy reports whether any alias of a keystore listing holds der.
+func trustedBy(certs map[string][]byte, der []byte) bool {
+	for _, c := range certs {
+		if string(c) == string(der) {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *javaStore) Check(ctx context.Context, root *Root) ([]Location, error) {
 	var locs []Location
 	var errs []error
@@ -167,11 +177,7 @@ func (s *javaStore) Check(ctx context.Context, root *Root) ([]Location, error) {
 		}
 		// Any alias counts: Debian's ca-certificates-java hook copies
 		// system anchors into cacerts under its own names.
-		for _, der := range certs {
-			if string(der) == string(root.Cert.Raw) {
-				loc.Trusted = true
-			}
-		}
+		loc.Trusted = trustedBy(certs, root.Cert.Raw)
 		locs = append(locs, loc)
 	}
 	return locs, errors.Join(errs...)
@@ -195,12 +201,15 @@ func (s *javaStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
 			continue
 		}
 		alias := strings.ToLower(root.ID())
-		if der, ok := certs[alias]; ok {
-			if string(der) == string(root.Cert.Raw) {
-				entries = append(entries, entryFor(StoreJava, root, ks.path, alias, false))
-			} else {
-				errs = append(errs, fmt.Errorf("alias %q in %q holds another certificate, so devca left it alone", alias, ks.path))
-			}
+		if trustedBy(certs, root.Cert.Raw) {
+			// Trusted already, under devca's alias from an earlier run
+			// or another one (Debian's ca-certificates-java hook copies
+			// the system anchors in): nothing to add or record.
+			entries = append(entries, entryFor(StoreJava, root, ks.path, alias, false))
+			continue
+		}
+		if _, ok := certs[alias]; ok {
+			errs = append(errs, fmt.Errorf("alias %q in %q holds another certificate, so devca left it alone", alias, ks.path))
 			continue
 		}
 		// Without -file keytool reads the certificate from stdin: the

@@ -155,7 +155,10 @@ func (s *linuxStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
 		return nil, err
 	}
 	entry := entryFor(StoreSystem, root, path, root.FileName(), true)
-	if inFile && inBundle {
+	if inBundle {
+		// Trusted already: through devca's anchor from an earlier run,
+		// or one another tool (mkcert -install) or an administrator put
+		// in, which is not devca's to add to or remove.
 		entry.Changed = false
 		return []Entry{entry}, nil
 	}

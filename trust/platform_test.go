@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -67,38 +70,72 @@ func TestMacStore(t *testing.T) {
 	})
 }
 
-// fakeCertStore is an in-memory Windows Root store.
+// fakeCertStore is an in-memory Windows Root store: certs is the user's own
+// store, machine the local machine's, which the collection includes.
 type fakeCertStore struct {
-	certs [][]byte
-	log   []string
+	mu      sync.Mutex
+	certs   [][]byte
+	machine [][]byte
+	log     []string
+	// addErr and deleteErr are returned by Add and Delete; block makes
+	// them wait until it is closed, like an unanswered dialog; sticky
+	// makes Delete report success and change nothing, as Wine did before
+	// devca committed the store.
+	addErr, deleteErr error
+	block             chan struct{}
+	sticky            bool
+}
+
+func (s *fakeCertStore) logf(format string, args ...any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.log = append(s.log, fmt.Sprintf(format, args...))
+}
+
+func (s *fakeCertStore) Trusts(der []byte) (bool, error) {
+	s.logf("trusts %s", sha1Thumbprint(der))
+	all, _ := s.All()
+	return slices.ContainsFunc(all, func(c []byte) bool { return bytes.Equal(c, der) }), nil
 }
 
 func (s *fakeCertStore) Contains(der []byte) (bool, error) {
-	s.log = append(s.log, "contains "+sha1Thumbprint(der))
-	for _, c := range s.certs {
-		if bytes.Equal(c, der) {
-			return true, nil
-		}
-	}
-	return false, nil
+	s.logf("contains %s", sha1Thumbprint(der))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.ContainsFunc(s.certs, func(c []byte) bool { return bytes.Equal(c, der) }), nil
 }
 
 func (s *fakeCertStore) Add(der []byte) error {
-	s.log = append(s.log, "add "+sha1Thumbprint(der))
+	s.logf("add %s", sha1Thumbprint(der))
+	if s.block != nil {
+		<-s.block
+	}
+	if s.addErr != nil {
+		return s.addErr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.certs = append(s.certs, der)
 	return nil
 }
 
-func (s *fakeCertStore) All() ([][]byte, error) { return s.certs, nil }
+func (s *fakeCertStore) All() ([][]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append(slices.Clone(s.certs), s.machine...), nil
+}
 
 func (s *fakeCertStore) Delete(der []byte) error {
-	s.log = append(s.log, "delete "+sha1Thumbprint(der))
-	for i, c := range s.certs {
-		if bytes.Equal(c, der) {
-			s.certs = append(s.certs[:i], s.certs[i+1:]...)
-			return nil
-		}
+	s.logf("delete %s", sha1Thumbprint(der))
+	if s.block != nil {
+		<-s.block
 	}
+	if s.deleteErr != nil || s.sticky {
+		return s.deleteErr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.certs = slices.DeleteFunc(s.certs, func(c []byte) bool { return bytes.Equal(c, der) })
 	return nil
 }
 

@@ -29,7 +29,8 @@
 //
 // Every certificate devca adds is written down in the record file
 // ([RecordFile], in the CA home), with the store, the exact location and the
-// certificate itself. Uninstall works from the record alone, so it still
+// certificate itself. A location that trusted the root before devca touched
+// it is not recorded, whoever put the root there. Uninstall works from the record alone, so it still
 // removes an old root after the CA home got a new one, and it never removes a
 // certificate it did not add: before deleting, each store checks that the
 // entry still holds exactly the recorded certificate.
@@ -80,7 +81,9 @@ type Store interface {
 	Check(ctx context.Context, root *Root) ([]Location, error)
 	// Install adds root wherever it is missing and returns one Entry per
 	// location that now holds it under devca's name; entries whose
-	// Changed field is false were there already. On a partial failure it
+	// Changed field is false were there already. A location that trusts
+	// the root already, under any name, is left alone and its entry is
+	// unchanged, so that it is never recorded. On a partial failure it
 	// returns the entries that succeeded together with the error.
 	Install(ctx context.Context, root *Root) ([]Entry, error)
 	// Uninstall removes the certificate recorded in e, after checking that
@@ -225,7 +228,12 @@ func InstallAll(ctx context.Context, env Env, root *x509.Certificate, rootFile, 
 		} else {
 			entries, ierr := s.Install(ctx, r)
 			for _, e := range entries {
-				rec.add(e)
+				// Only what this run added is devca's to remove: a
+				// location that trusted the root already may have got
+				// it from an administrator or another tool.
+				if e.Changed {
+					rec.add(e)
+				}
 				res.Changed = res.Changed || e.Changed
 			}
 			if ierr != nil {

@@ -2,14 +2,24 @@ package trust
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // windowsStore is the current user's Root store on Windows, changed through
 // crypt32 (see default_windows.go). The user store needs no administrator
-// rights; Windows asks the user to confirm each new root in a dialog.
+// rights; Windows asks the user to confirm each new root, and each removal,
+// in a dialog.
+//
+// What the user's programs trust is the Root collection, which includes the
+// local machine's Root store and group policy roots: Check reads that. devca
+// adds to and deletes from the user's own store only, and only records a
+// root it added itself, so uninstall never takes out a root that an
+// administrator, group policy or another tool (mkcert -install, before
+// 'devca init --from-mkcert') put in place.
 type windowsStore struct {
 	env Env
 }
@@ -26,33 +36,49 @@ func (s *windowsStore) Check(_ context.Context, root *Root) ([]Location, error) 
 	if s.env.WindowsRoot == nil {
 		return nil, ErrUnsupported
 	}
-	ok, err := s.env.WindowsRoot.Contains(root.Cert.Raw)
+	loc := Location{Path: windowsRootLocation}
+	trusted, err := s.env.WindowsRoot.Trusts(root.Cert.Raw)
 	if err != nil {
 		return nil, fmt.Errorf("reading the Root store: %w", err)
 	}
-	return []Location{{Path: windowsRootLocation, Trusted: ok}}, nil
+	loc.Trusted = trusted
+	if trusted {
+		own, err := s.env.WindowsRoot.Contains(root.Cert.Raw)
+		if err != nil {
+			return nil, fmt.Errorf("reading the Root store: %w", err)
+		}
+		if !own {
+			loc.Note = "through the local machine or group policy Root store"
+		}
+	}
+	return []Location{loc}, nil
 }
 
-func (s *windowsStore) Install(_ context.Context, root *Root) ([]Entry, error) {
+func (s *windowsStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
 	if s.env.WindowsRoot == nil {
 		return nil, ErrUnsupported
 	}
 	entry := entryFor(StoreSystem, root, windowsRootLocation, sha1Thumbprint(root.Cert.Raw), false)
-	ok, err := s.env.WindowsRoot.Contains(root.Cert.Raw)
+	trusted, err := s.env.WindowsRoot.Trusts(root.Cert.Raw)
 	if err != nil {
 		return nil, fmt.Errorf("reading the Root store: %w", err)
 	}
-	if ok {
+	if trusted {
+		// Trusted already, by the user's store or an included one:
+		// adding would only show a dialog, and the root is not devca's
+		// to remove later.
 		return []Entry{entry}, nil
 	}
-	if err := s.env.WindowsRoot.Add(root.Cert.Raw); err != nil {
+	add := func() error { return s.env.WindowsRoot.Add(root.Cert.Raw) }
+	cmd := fmt.Sprintf("certutil -user -addstore Root %q", root.File)
+	if err := s.confirmed(ctx, "add", cmd, add); err != nil {
 		return nil, fmt.Errorf("adding to the Root store: %w", err)
 	}
 	entry.Changed = true
 	return []Entry{entry}, nil
 }
 
-func (s *windowsStore) Uninstall(_ context.Context, e Entry) (bool, error) {
+func (s *windowsStore) Uninstall(ctx context.Context, e Entry) (bool, error) {
 	if s.env.WindowsRoot == nil {
 		return false, ErrUnsupported
 	}
@@ -60,10 +86,52 @@ func (s *windowsStore) Uninstall(_ context.Context, e Entry) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	if err := s.env.WindowsRoot.Delete(e.Cert); err != nil {
+	del := func() error { return s.env.WindowsRoot.Delete(e.Cert) }
+	cmd := "certutil -user -delstore Root " + sha1Thumbprint(e.Cert)
+	if err := s.confirmed(ctx, "delete", cmd, del); err != nil {
 		return false, fmt.Errorf("deleting from the Root store: %w", err)
 	}
+	// A delete can report success and not stick (Wine before the store is
+	// committed did exactly that); the record entry must then stay, so
+	// that the next uninstall tries again.
+	still, err := s.env.WindowsRoot.Contains(e.Cert)
+	if err != nil {
+		return true, fmt.Errorf("checking the Root store after deleting: %w", err)
+	}
+	if still {
+		return false, fmt.Errorf("the Root store still holds the root after deleting it; to delete it by hand, run '%s'", cmd)
+	}
 	return true, nil
+}
+
+// confirmed runs change, an add to or delete from the user's Root store,
+// which Windows confirms in a dialog. Where no dialog can reach a user it
+// does not try; otherwise it waits for change at most the dialog timeout.
+// A change still waiting then is left behind: its dialog goes away when
+// devca exits.
+func (s *windowsStore) confirmed(ctx context.Context, action, command string, change func() error) error {
+	if s.env.Interactive != nil && !s.env.Interactive() {
+		return &DialogError{Action: action, NoDesktop: true, Command: command}
+	}
+	timeout := s.env.DialogTimeout
+	if timeout <= 0 {
+		timeout = DefaultDialogTimeout
+	}
+	done := make(chan error, 1)
+	go func() { done <- change() }()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		if errors.Is(err, errDeclined) {
+			return &DialogError{Action: action, Declined: true, Command: command}
+		}
+		return err
+	case <-timer.C:
+		return &DialogError{Action: action, Timeout: timeout, Command: command}
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // wslStore is the Windows user's Root store seen from WSL: browsers a WSL

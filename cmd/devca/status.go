@@ -50,7 +50,9 @@ type storeStatus struct {
 }
 
 // statusLocation is one place of a store; Recorded says that devca put
-// the root there (so 'devca uninstall' removes it).
+// the root there (so 'devca uninstall' removes it). A location that trusts
+// the root without being recorded got it from someone else, and uninstall
+// leaves it alone.
 type statusLocation struct {
 	trust.Location
 	Recorded bool `json:"recorded"`
@@ -172,6 +174,8 @@ func printStatusTable(e *env, report statusReport) {
 			}
 			if l.Recorded {
 				notes = append(notes, "installed by devca")
+			} else if l.Trusted {
+				notes = append(notes, "not installed by devca, so uninstall leaves it")
 			}
 			note := ""
 			if len(notes) > 0 {
