@@ -204,7 +204,7 @@ func absPath(p string) string {
 func displayPath(p string) string {
 	if wd, err := os.Getwd(); err == nil {
 		if rel, err := filepath.Rel(wd, p); err == nil && !strings.HasPrefix(rel, "..") {
-			return "./" + rel
+			return "." + string(filepath.Separator) + rel
 		}
 	}
 	return p
