@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/devca/devca/ca"
+	"github.com/devca/devca/trust"
 )
 
 // env is everything a command may touch outside its own arguments. Commands
@@ -27,6 +30,9 @@ type env struct {
 	// prompt in tests; nil means the real ones (see storage.go).
 	keyring      ca.Keyring
 	readPassword func(prompt string) ([]byte, error)
+	// statusAll replaces trust.StatusAll in tests of 'devca status' that
+	// need a store check to fail; nil means trust.StatusAll.
+	statusAll func(ctx context.Context, env trust.Env, root *x509.Certificate, stores []string) ([]trust.Result, error)
 
 	// loaded are the CAs this command opened, whose damaged record lines
 	// are reported when it ends (see printRecordWarnings).
