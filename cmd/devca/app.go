@@ -131,8 +131,7 @@ func newApp(e *env) *cli.App {
 	app.CommandNotFound = func(c *cli.Context, name string) {
 		// CommandNotFound cannot return an error, so report here; the exit code
 		// is set through the returned error of Run below (see run).
-		fmt.Fprintf(e.stderr, "devca: error: unknown command %q\n", name)
-		fmt.Fprintf(e.stderr, "devca: hint: run 'devca help' to list the commands\n")
+		e.exit(&usageError{err: withHints(fmt.Errorf("unknown command %q", name), "run 'devca help' to list the commands")})
 		e.unknownCommand = true
 	}
 	for _, cmd := range app.Commands {
