@@ -105,7 +105,7 @@ func TestKeyFilesHidden(t *testing.T) {
 	for _, serveKeys := range []bool{false, true} {
 		h := newHandler(t, Config{Dir: dir, ServeKeys: serveKeys, RecordedKeys: recorded})
 		listing := body(t, do(t, h, "GET", "/"))
-		var entries []Entry
+		var entries []listingEntry
 		if err := json.Unmarshal([]byte(body(t, do(t, h, "GET", "/", "Accept: application/json"))), &entries); err != nil {
 			t.Fatal(err)
 		}

@@ -33,8 +33,10 @@ var listingTemplate = sync.OnceValue(func() *template.Template {
 	}).Parse(listingHTML))
 })
 
-// Entry is one item of a directory listing, as the JSON form sends it.
-type Entry struct {
+// listingEntry is one item of a directory listing, as the JSON form sends
+// it. It is unexported: the JSON field names are the contract, and no
+// caller outside serve needs the Go type.
+type listingEntry struct {
 	// Name is the file name, and URL its escaped link relative to the
 	// listed folder (a folder's URL ends in "/").
 	Name string `json:"name"`
@@ -57,7 +59,7 @@ type listingPage struct {
 	Path       string
 	RootName   string
 	Crumbs     []crumb
-	Entries    []Entry
+	Entries    []listingEntry
 	Files      int
 	Folders    int
 	TotalSize  int64
@@ -170,7 +172,7 @@ func (l *lastItems) Pop() any {
 // FIFOs, sockets and devices, and links that lead out of the root or to
 // hidden files, and returns the first MaxListing in listing order with the
 // number of entries left out.
-func (h *Handler) readListing(real string) ([]Entry, int, error) {
+func (h *Handler) readListing(real string) ([]listingEntry, int, error) {
 	// Through os.Root, not the fast opener: the entries' Info looks them
 	// up by the folder's name, which only os.Root's files carry in full.
 	f, fi, err := h.openRoot(real)
@@ -206,7 +208,7 @@ func (h *Handler) readListing(real string) ([]Entry, int, error) {
 		}
 	}
 	slices.SortFunc(kept, compareItems)
-	entries := make([]Entry, 0, len(kept))
+	entries := make([]listingEntry, 0, len(kept))
 	for _, it := range kept {
 		if e, ok := h.listEntry(real, it); ok {
 			entries = append(entries, e)
@@ -251,17 +253,17 @@ func (h *Handler) listable(real string, de fs.DirEntry) (*listItem, bool) {
 	return it, true
 }
 
-// listEntry makes the Entry for an item that will be shown, reading what
-// costs a system call: its FileInfo, and for a name a PEM key could hide
-// behind, its first bytes.
-func (h *Handler) listEntry(real string, it *listItem) (Entry, bool) {
+// listEntry makes the listingEntry for an item that will be shown, reading
+// what costs a system call: its FileInfo, and for a name a PEM key could
+// hide behind, its first bytes.
+func (h *Handler) listEntry(real string, it *listItem) (listingEntry, bool) {
 	name := it.de.Name()
-	e := Entry{Name: name, IsSymlink: it.target != ""}
+	e := listingEntry{Name: name, IsSymlink: it.target != ""}
 	fi, file := it.fi, it.target
 	if fi == nil {
 		var err error
 		if fi, err = it.de.Info(); err != nil || !servable(fi) {
-			return Entry{}, false
+			return listingEntry{}, false
 		}
 		file = path.Join(real, name)
 	}
@@ -270,7 +272,7 @@ func (h *Handler) listEntry(real string, it *listItem) (Entry, bool) {
 			key := sniffKey(f)
 			f.Close()
 			if key {
-				return Entry{}, false
+				return listingEntry{}, false
 			}
 		}
 	}

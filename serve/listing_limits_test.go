@@ -45,7 +45,7 @@ func TestListingCap(t *testing.T) {
 	}
 
 	resp = do(t, h, "GET", "/", "Accept: application/json")
-	var entries []Entry
+	var entries []listingEntry
 	if err := json.Unmarshal([]byte(body(t, resp)), &entries); err != nil {
 		t.Fatal(err)
 	}

@@ -102,7 +102,7 @@ func TestListingJSON(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("got %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	var entries []Entry
+	var entries []listingEntry
 	if err := json.Unmarshal([]byte(body(t, resp)), &entries); err != nil {
 		t.Fatal(err)
 	}

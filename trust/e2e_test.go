@@ -352,7 +352,7 @@ func TestE2ESystemStores(t *testing.T) {
 			t.Errorf("second uninstall changed %s", r.Store)
 		}
 	}
-	if data, _ := os.ReadFile(filepath.Join(cahome, RecordFile)); bytes.Contains(data, []byte(`"store"`)) {
+	if data, _ := os.ReadFile(filepath.Join(cahome, InstallRecordFile)); bytes.Contains(data, []byte(`"store"`)) {
 		t.Errorf("record not empty after uninstall:\n%s", data)
 	}
 }

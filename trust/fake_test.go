@@ -299,7 +299,7 @@ func (f *fakeRunner) security(args []string) (string, int) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			fmt.Fprintf(&b, "SHA-256 hash: %s\nSHA-1 hash: %s\nkeychain: %q\n", strings.ToUpper(fingerprint(f.keychain[k])), k, args[len(args)-1])
+			fmt.Fprintf(&b, "SHA-256 hash: %s\nSHA-1 hash: %s\nkeychain: %q\n", strings.ToUpper(sha256Hex(f.keychain[k])), k, args[len(args)-1])
 		}
 		return b.String(), 0
 	case "trust-settings-export":
@@ -424,7 +424,7 @@ var tempName = regexp.MustCompile(`\$TMP/(devca-root|devca-trust)-[0-9]+`)
 // normalize replaces the testbed's temporary paths and the test root's
 // fingerprint with stable placeholders for golden files.
 func (tb *testbed) normalize(s string) string {
-	fp := fingerprint(tb.cert.Raw)
+	fp := sha256Hex(tb.cert.Raw)
 	s = strings.ReplaceAll(s, fp, "$FP")
 	s = strings.ReplaceAll(s, fp[:16], "$FP16")
 	s = strings.ReplaceAll(s, sha1Thumbprint(tb.cert.Raw), "$SHA1")

@@ -183,8 +183,8 @@ func (s *javaStore) Check(ctx context.Context, root *Root) ([]Location, error) {
 	return locs, errors.Join(errs...)
 }
 
-func (s *javaStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
-	var entries []Entry
+func (s *javaStore) Install(ctx context.Context, root *Root) ([]Installation, error) {
+	var entries []Installation
 	var errs []error
 	for _, ks := range s.keystores() {
 		if ks.missing {
@@ -225,7 +225,7 @@ func (s *javaStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
 	return entries, errors.Join(errs...)
 }
 
-func (s *javaStore) Uninstall(ctx context.Context, e Entry) (bool, error) {
+func (s *javaStore) Uninstall(ctx context.Context, e Installation) (bool, error) {
 	if !exists(e.Location) {
 		return false, nil
 	}
@@ -247,7 +247,7 @@ func (s *javaStore) Uninstall(ctx context.Context, e Entry) (bool, error) {
 	if !ok {
 		return false, nil
 	}
-	if fingerprint(der) != e.SHA256 {
+	if sha256Hex(der) != e.SHA256 {
 		return false, fmt.Errorf("alias %q holds another certificate than the one devca installed, so devca left it alone", e.Name)
 	}
 	c := Cmd{Name: keytool, Args: []string{"-delete", "-alias", e.Name, "-keystore", e.Location, "-storepass", s.storePass()},

@@ -140,7 +140,7 @@ func (s *linuxStore) refreshCmd(why string) Cmd {
 	return Cmd{Name: s.distro.refresh[0], Args: s.distro.refresh[1:], Privileged: true, Why: why}
 }
 
-func (s *linuxStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
+func (s *linuxStore) Install(ctx context.Context, root *Root) ([]Installation, error) {
 	if s.distro == nil {
 		return nil, ErrUnsupported
 	}
@@ -160,7 +160,7 @@ func (s *linuxStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
 		// or one another tool (mkcert -install) or an administrator put
 		// in, which is not devca's to add to or remove.
 		entry.Changed = false
-		return []Entry{entry}, nil
+		return []Installation{entry}, nil
 	}
 	if !s.env.hasTool(s.distro.refresh[0]) {
 		return nil, &ToolMissingError{Tool: s.distro.refresh[0], Hint: fmt.Sprintf("install it with '%s %s'", s.distro.install, s.distro.caPackage)}
@@ -179,16 +179,16 @@ func (s *linuxStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
 	}
 	if err := s.run(ctx, cmds); err != nil {
 		if inFile || errors.Is(err, errRefresh) {
-			return []Entry{entry}, err
+			return []Installation{entry}, err
 		}
 		return nil, err
 	}
 	if ok, err := s.bundleHas(root.Cert.Raw); err != nil {
-		return []Entry{entry}, err
+		return []Installation{entry}, err
 	} else if !ok {
-		return []Entry{entry}, fmt.Errorf("%s ran but %q does not hold the root", s.distro.refresh[0], s.env.path(s.distro.bundle))
+		return []Installation{entry}, fmt.Errorf("%s ran but %q does not hold the root", s.distro.refresh[0], s.env.path(s.distro.bundle))
 	}
-	return []Entry{entry}, nil
+	return []Installation{entry}, nil
 }
 
 // errRefresh marks a failure of the refresh command, after the anchor file
@@ -218,7 +218,7 @@ func (s *linuxStore) run(ctx context.Context, cmds []Cmd) error {
 	return nil
 }
 
-func (s *linuxStore) Uninstall(ctx context.Context, e Entry) (bool, error) {
+func (s *linuxStore) Uninstall(ctx context.Context, e Installation) (bool, error) {
 	if s.distro == nil {
 		return false, ErrUnsupported
 	}
@@ -232,7 +232,7 @@ func (s *linuxStore) Uninstall(ctx context.Context, e Entry) (bool, error) {
 		return false, fmt.Errorf("reading %q: %w", e.Location, err)
 	default:
 		der, err := firstCertDER(data)
-		if err != nil || fingerprint(der) != e.SHA256 {
+		if err != nil || sha256Hex(der) != e.SHA256 {
 			return false, fmt.Errorf("%q holds another certificate than the one devca installed, so devca left it alone", e.Location)
 		}
 		cmds = append(cmds, Cmd{Name: "rm", Args: []string{"-f", "--", e.Location}, Privileged: true, Why: why})
@@ -263,7 +263,7 @@ func (s *linuxStore) Uninstall(ctx context.Context, e Entry) (bool, error) {
 // local file (it only drops roots listed with "!" in ca-certificates.conf),
 // so without this they would dangle and its hooks would never hear of the
 // removal.
-func (s *linuxStore) debianLinks(e Entry) []string {
+func (s *linuxStore) debianLinks(e Installation) []string {
 	if !s.distro.debianHooks {
 		return nil
 	}
@@ -294,7 +294,7 @@ func (s *linuxStore) debianLinks(e Entry) []string {
 // added. The hook only learns of removals through update-ca-certificates'
 // removal list, which never includes local anchors, so devca removes the
 // copy itself, after checking it is exactly the recorded certificate.
-func (s *linuxStore) debianJavaCleanup(ctx context.Context, e Entry) (bool, error) {
+func (s *linuxStore) debianJavaCleanup(ctx context.Context, e Installation) (bool, error) {
 	if !s.distro.debianHooks {
 		return false, nil
 	}
@@ -310,7 +310,7 @@ func (s *linuxStore) debianJavaCleanup(ctx context.Context, e Entry) (bool, erro
 		return false, fmt.Errorf("reading %q: %w", cacerts, err)
 	}
 	der, ok := certs[alias]
-	if !ok || fingerprint(der) != e.SHA256 {
+	if !ok || sha256Hex(der) != e.SHA256 {
 		return false, nil
 	}
 	_, err = s.env.Runner.Run(ctx, Cmd{Name: "keytool", Args: []string{"-delete", "-alias", alias, "-keystore", cacerts, "-storepass", js.storePass()},

@@ -81,7 +81,7 @@ func (s *macStore) Check(ctx context.Context, root *Root) ([]Location, error) {
 	return []Location{loc}, nil
 }
 
-func (s *macStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
+func (s *macStore) Install(ctx context.Context, root *Root) ([]Installation, error) {
 	entry := entryFor(StoreSystem, root, s.keychain(), sha1Thumbprint(root.Cert.Raw), true)
 	locs, err := s.Check(ctx, root)
 	if err != nil {
@@ -89,7 +89,7 @@ func (s *macStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
 	}
 	if locs[0].Trusted {
 		entry.Changed = false
-		return []Entry{entry}, nil
+		return []Installation{entry}, nil
 	}
 	// -d writes admin trust settings, which apply to all users; -r
 	// trustRoot makes it an anchor for SSL and basic X.509 policies only.
@@ -98,10 +98,10 @@ func (s *macStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
 	if _, err := s.env.Runner.Run(ctx, c); err != nil {
 		return nil, err
 	}
-	return []Entry{entry}, nil
+	return []Installation{entry}, nil
 }
 
-func (s *macStore) Uninstall(ctx context.Context, e Entry) (bool, error) {
+func (s *macStore) Uninstall(ctx context.Context, e Installation) (bool, error) {
 	in, err := s.inKeychain(ctx, e.Cert)
 	if err != nil || !in {
 		return false, err

@@ -238,12 +238,12 @@ func (s *nssStore) Check(ctx context.Context, root *Root) ([]Location, error) {
 	return locs, errors.Join(errs...)
 }
 
-func (s *nssStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
+func (s *nssStore) Install(ctx context.Context, root *Root) ([]Installation, error) {
 	certutil, err := s.certutil()
 	if err != nil {
 		return nil, err
 	}
-	var entries []Entry
+	var entries []Installation
 	var errs []error
 	for _, db := range s.databases() {
 		if !db.exists() {
@@ -288,7 +288,7 @@ func (s *nssStore) create(ctx context.Context, certutil string, db nssDB) error 
 	return nil
 }
 
-func (s *nssStore) Uninstall(ctx context.Context, e Entry) (bool, error) {
+func (s *nssStore) Uninstall(ctx context.Context, e Installation) (bool, error) {
 	dir := strings.TrimPrefix(strings.TrimPrefix(e.Location, "sql:"), "dbm:")
 	if !(nssDB{dir: dir}).exists() {
 		return false, nil
@@ -304,7 +304,7 @@ func (s *nssStore) Uninstall(ctx context.Context, e Entry) (bool, error) {
 	if der == nil {
 		return false, nil
 	}
-	if fingerprint(der) != e.SHA256 {
+	if sha256Hex(der) != e.SHA256 {
 		return false, fmt.Errorf("nickname %q holds another certificate than the one devca installed, so devca left it alone", e.Name)
 	}
 	if _, err := s.env.Runner.Run(ctx, Cmd{Name: certutil, Args: []string{"-D", "-d", e.Location, "-n", e.Name}}); err != nil {

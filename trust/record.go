@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,12 +15,15 @@ import (
 	"github.com/devca/devca/ca"
 )
 
-// RecordFile is the name of the install record in the CA home.
-const RecordFile = "trust.json"
+// InstallRecordFile is the name of the install record in the CA home: the
+// list of [Installation]s that 'devca uninstall' removes. (The ca package
+// keeps its own record of issued certificates; this one is only about trust
+// stores.)
+const InstallRecordFile = "trust.json"
 
-// Entry is one certificate devca added to one location of a store, as kept
-// in the install record.
-type Entry struct {
+// Installation is one certificate devca added to one location of a store,
+// as kept in the install record.
+type Installation struct {
 	Store string `json:"store"`
 	// Location is the database, file or store the certificate went into,
 	// such as "sql:/home/u/.pki/nssdb" or "/etc/ssl/certs/java/cacerts".
@@ -27,23 +31,29 @@ type Entry struct {
 	// Name is the NSS nickname, Java alias or file name, when the store
 	// names its entries.
 	Name string `json:"name,omitempty"`
-	// SHA256 is the certificate's fingerprint and Cert its DER bytes, so
+	// SHA256 is the lowercase hex SHA-256 of the certificate (the record's
+	// format, not [ca.Fingerprint]'s) and Cert its DER bytes, so
 	// uninstall can remove exactly this certificate even when the CA home
 	// no longer has it.
 	SHA256 string `json:"sha256"`
 	Cert   []byte `json:"cert"`
-	// Changed reports whether the operation that returned the entry
+	// Changed reports whether the operation that returned the installation
 	// changed the store; it is not recorded.
 	Changed bool `json:"-"`
 }
 
-func (e Entry) key() string {
+// IsFor reports whether the installation is of cert.
+func (e Installation) IsFor(cert *x509.Certificate) bool {
+	return e.SHA256 == sha256Hex(cert.Raw)
+}
+
+func (e Installation) key() string {
 	return e.Store + "\x00" + e.Location + "\x00" + e.Name + "\x00" + e.SHA256
 }
 
-// entryFor returns the entry for root at location.
-func entryFor(store string, root *Root, location, name string, changed bool) Entry {
-	return Entry{Store: store, Location: location, Name: name, SHA256: root.Fingerprint(), Cert: root.Cert.Raw, Changed: changed}
+// entryFor returns the installation of root at location.
+func entryFor(store string, root *Root, location, name string, changed bool) Installation {
+	return Installation{Store: store, Location: location, Name: name, SHA256: sha256Hex(root.Cert.Raw), Cert: root.Cert.Raw, Changed: changed}
 }
 
 // lockRecord takes an exclusive lock on the record in dir, so that two devca
@@ -58,13 +68,13 @@ func lockRecord(dir string) (unlock func(), err error) {
 }
 
 type record struct {
-	Version int     `json:"version"`
-	Entries []Entry `json:"entries"`
+	Version int            `json:"version"`
+	Entries []Installation `json:"entries"`
 	dirty   bool
 }
 
 func loadRecord(dir string) (*record, error) {
-	path := filepath.Join(dir, RecordFile)
+	path := filepath.Join(dir, InstallRecordFile)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &record{Version: 1}, nil
@@ -82,7 +92,7 @@ func loadRecord(dir string) (*record, error) {
 	return &r, nil
 }
 
-func (r *record) add(e Entry) {
+func (r *record) add(e Installation) {
 	for _, old := range r.Entries {
 		if old.key() == e.key() {
 			return
@@ -93,14 +103,14 @@ func (r *record) add(e Entry) {
 	r.dirty = true
 }
 
-func (r *record) remove(e Entry) {
+func (r *record) remove(e Installation) {
 	n := len(r.Entries)
-	r.Entries = slices.DeleteFunc(r.Entries, func(old Entry) bool { return old.key() == e.key() })
+	r.Entries = slices.DeleteFunc(r.Entries, func(old Installation) bool { return old.key() == e.key() })
 	r.dirty = r.dirty || len(r.Entries) != n
 }
 
-func (r *record) forStore(store string) []Entry {
-	var out []Entry
+func (r *record) forStore(store string) []Installation {
+	var out []Installation
 	for _, e := range r.Entries {
 		if e.Store == store {
 			out = append(out, e)
@@ -117,22 +127,22 @@ func (r *record) save(dir string) error {
 		return nil
 	}
 	if r.Entries == nil {
-		r.Entries = []Entry{}
+		r.Entries = []Installation{}
 	}
 	data, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding install record: %w", err)
 	}
-	if err := ca.WriteFileAtomic(filepath.Join(dir, RecordFile), append(data, '\n'), 0o600); err != nil {
+	if err := ca.WriteFileAtomic(filepath.Join(dir, InstallRecordFile), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("saving install record: %w", err)
 	}
 	r.dirty = false
 	return nil
 }
 
-// Recorded returns the entries of the install record in dir: every place
+// Recorded returns the installations in the install record in dir: every place
 // devca installed a root into and has not removed it from since.
-func Recorded(dir string) ([]Entry, error) {
+func Recorded(dir string) ([]Installation, error) {
 	rec, err := loadRecord(dir)
 	if err != nil {
 		return nil, err

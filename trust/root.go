@@ -39,7 +39,7 @@ func NewRoot(cert *x509.Certificate, file, dir string) (*Root, error) {
 			return r, nil
 		}
 	}
-	r.File = filepath.Join(dir, "devca-root-"+r.Fingerprint()[:16]+".pem")
+	r.File = filepath.Join(dir, "devca-root-"+r.sha256Hex()[:16]+".pem")
 	if data, err := os.ReadFile(r.File); err == nil && bytes.Equal(data, r.PEM) {
 		return r, nil
 	}
@@ -49,20 +49,25 @@ func NewRoot(cert *x509.Certificate, file, dir string) (*Root, error) {
 	return r, nil
 }
 
-// Fingerprint returns the lowercase hex SHA-256 of the certificate.
-func (r *Root) Fingerprint() string { return fingerprint(r.Cert.Raw) }
+// sha256Hex returns the lowercase hex SHA-256 of the certificate.
+func (r *Root) sha256Hex() string { return sha256Hex(r.Cert.Raw) }
 
 // ID is the name devca gives the root in every store that names its
 // entries: the NSS nickname and the Java alias. It carries the fingerprint,
 // so two devca roots never collide and uninstall finds exactly this one.
-func (r *Root) ID() string { return "devca-root-" + r.Fingerprint()[:16] }
+func (r *Root) ID() string { return "devca-root-" + r.sha256Hex()[:16] }
 
 // FileName is the name of the root in anchor folders such as
 // /usr/local/share/ca-certificates; update-ca-certificates only reads
 // files ending in .crt.
-func (r *Root) FileName() string { return "devca-root-" + r.Fingerprint() + ".crt" }
+func (r *Root) FileName() string { return "devca-root-" + r.sha256Hex() + ".crt" }
 
-func fingerprint(der []byte) string {
+// sha256Hex is the lowercase hex SHA-256 of der, without separators. The
+// install record, the root's file names and its NSS nickname and Java alias
+// use it; it is deliberately not [ca.Fingerprint]'s colon-separated
+// uppercase form, which is for people to compare, because those names are
+// already on users' disks and in their stores.
+func sha256Hex(der []byte) string {
 	sum := sha256.Sum256(der)
 	return hex.EncodeToString(sum[:])
 }

@@ -118,9 +118,18 @@ func isExitError(err error) bool {
 	return errors.As(err, &ec)
 }
 
-// shellQuote quotes s for a POSIX shell when it needs quoting.
+// shellSafe are the bytes a word may hold and still be pasted into sh,
+// bash, zsh or fish unquoted: none of these shells globs, expands or splits
+// on any of them. Everything else, every non-ASCII byte included, is quoted.
+const shellSafe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:=@,%"
+
+// shellQuote quotes s for a POSIX shell when it needs quoting, so that the
+// command lines devca shows (Cmd.String, the "run as root" hints) read
+// naturally and still paste safely. A word that starts with "=" is quoted
+// too: zsh, the macOS default shell, expands "=name" to the path of the
+// command name.
 func shellQuote(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:=@,%") == "" {
+	if s != "" && s[0] != '=' && strings.Trim(s, shellSafe) == "" {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"

@@ -28,7 +28,7 @@
 // # The install record
 //
 // Every certificate devca adds is written down in the record file
-// ([RecordFile], in the CA home), with the store, the exact location and the
+// ([InstallRecordFile], in the CA home), with the store, the exact location and the
 // certificate itself. A location that trusted the root before devca touched
 // it is not recorded, whoever put the root there. Uninstall works from the record alone, so it still
 // removes an old root after the CA home got a new one, and it never removes a
@@ -62,14 +62,18 @@ const (
 	StoreWindows = "windows"
 )
 
-// KnownStores lists every store name, in the order stores are processed.
-var KnownStores = []string{StoreSystem, StoreNSS, StoreJava, StoreWindows}
+// KnownStores returns every store name, in the order stores are processed.
+// Each call returns a fresh slice, so a caller that sorts or appends to it
+// cannot change what the package accepts.
+func KnownStores() []string {
+	return []string{StoreSystem, StoreNSS, StoreJava, StoreWindows}
+}
 
 // Store is one kind of trust store on this machine. A store may hold the root
 // in several places (NSS has one database per browser profile, Java one
 // cacerts per JDK); each is a [Location].
 type Store interface {
-	// Name is the store's name, one of KnownStores.
+	// Name is the store's name, one of [KnownStores].
 	Name() string
 	// Description says in a few words what the store is on this machine,
 	// such as "Debian/Ubuntu system store".
@@ -79,18 +83,18 @@ type Store interface {
 	Present(ctx context.Context) bool
 	// Check reports, for each location, whether it trusts root.
 	Check(ctx context.Context, root *Root) ([]Location, error)
-	// Install adds root wherever it is missing and returns one Entry per
+	// Install adds root wherever it is missing and returns one Installation per
 	// location that now holds it under devca's name; entries whose
 	// Changed field is false were there already. A location that trusts
 	// the root already, under any name, is left alone and its entry is
 	// unchanged, so that it is never recorded. On a partial failure it
 	// returns the entries that succeeded together with the error.
-	Install(ctx context.Context, root *Root) ([]Entry, error)
+	Install(ctx context.Context, root *Root) ([]Installation, error)
 	// Uninstall removes the certificate recorded in e, after checking that
 	// the location still holds exactly that certificate. It reports
 	// whether anything changed; an entry that is already gone is not an
 	// error.
-	Uninstall(ctx context.Context, e Entry) (changed bool, err error)
+	Uninstall(ctx context.Context, e Installation) (changed bool, err error)
 }
 
 // Location is one place of a store, such as one NSS database or one cacerts
@@ -131,14 +135,22 @@ func ParseStores(list string) ([]string, error) {
 		if n == "" {
 			continue
 		}
-		if !slices.Contains(KnownStores, n) {
-			return nil, fmt.Errorf("unknown trust store %q (known stores: %s)", n, strings.Join(KnownStores, ", "))
+		if err := checkStoreName(n); err != nil {
+			return nil, err
 		}
 		if !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}
 	return names, nil
+}
+
+// checkStoreName reports an error naming the known stores unless n is one.
+func checkStoreName(n string) error {
+	if !slices.Contains(KnownStores(), n) {
+		return fmt.Errorf("unknown trust store %q (known stores: %s)", n, strings.Join(KnownStores(), ", "))
+	}
+	return nil
 }
 
 // Stores returns the stores devca knows for env's operating system, present
@@ -173,8 +185,8 @@ func selectStores(ctx context.Context, env Env, names []string) ([]Store, error)
 	}
 	var out []Store
 	for _, n := range names {
-		if !slices.Contains(KnownStores, n) {
-			return nil, fmt.Errorf("unknown trust store %q (known stores: %s)", n, strings.Join(KnownStores, ", "))
+		if err := checkStoreName(n); err != nil {
+			return nil, err
 		}
 		for _, s := range all {
 			if s.Name() == n {
@@ -262,18 +274,18 @@ func InstallAll(ctx context.Context, env Env, root *x509.Certificate, rootFile, 
 // and updates the record. root may be nil; when given, a store that trusts it
 // without a record entry is reported with ErrNotRecorded and left alone.
 func UninstallAll(ctx context.Context, env Env, root *x509.Certificate, recordDir string, stores []string) ([]Result, error) {
-	return uninstall(ctx, env, root, recordDir, stores, func(Entry) bool { return true })
+	return uninstall(ctx, env, root, recordDir, stores, func(Installation) bool { return true })
 }
 
 // UninstallRoot is UninstallAll for one root only: it removes the recorded
 // entries of old and leaves every other root devca installed in place. It
 // suits replacing a CA: take the old root out, put the new one in.
 func UninstallRoot(ctx context.Context, env Env, old *x509.Certificate, recordDir string, stores []string) ([]Result, error) {
-	fp := fingerprint(old.Raw)
-	return uninstall(ctx, env, old, recordDir, stores, func(e Entry) bool { return e.SHA256 == fp })
+	fp := sha256Hex(old.Raw)
+	return uninstall(ctx, env, old, recordDir, stores, func(e Installation) bool { return e.SHA256 == fp })
 }
 
-func uninstall(ctx context.Context, env Env, root *x509.Certificate, recordDir string, stores []string, match func(Entry) bool) ([]Result, error) {
+func uninstall(ctx context.Context, env Env, root *x509.Certificate, recordDir string, stores []string, match func(Installation) bool) ([]Result, error) {
 	all, err := Stores(env)
 	if err != nil {
 		return nil, err
@@ -297,7 +309,7 @@ func uninstall(ctx context.Context, env Env, root *x509.Certificate, recordDir s
 		if len(stores) > 0 && !slices.Contains(stores, s.Name()) {
 			continue
 		}
-		entries := slices.DeleteFunc(rec.forStore(s.Name()), func(e Entry) bool { return !match(e) })
+		entries := slices.DeleteFunc(rec.forStore(s.Name()), func(e Installation) bool { return !match(e) })
 		present := s.Present(ctx)
 		if len(entries) == 0 && !present {
 			continue

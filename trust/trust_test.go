@@ -30,6 +30,49 @@ func TestParseStores(t *testing.T) {
 	}
 }
 
+// TestKnownStoresIsACopy: an importer that changes the list it got must not
+// change which store names the package accepts.
+func TestKnownStoresIsACopy(t *testing.T) {
+	got := KnownStores()
+	want := []string{StoreSystem, StoreNSS, StoreJava, StoreWindows}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("KnownStores() = %q, want %q", got, want)
+	}
+	got[0] = "firefox"
+	if _, err := ParseStores("firefox"); err == nil {
+		t.Error("ParseStores accepted a name written into KnownStores' result")
+	}
+	if _, err := ParseStores(StoreSystem); err != nil {
+		t.Errorf("ParseStores(%q) after the change: %v", StoreSystem, err)
+	}
+	if again := KnownStores(); !reflect.DeepEqual(again, want) {
+		t.Errorf("KnownStores() after the change = %q, want %q", again, want)
+	}
+}
+
+// TestRecordedIsFor: Recorded's installations say which root they are of,
+// so status can mark the places devca put this root without knowing the
+// record's fingerprint format.
+func TestRecordedIsFor(t *testing.T) {
+	tb := linuxTestbed(t)
+	if _, err := InstallAll(context.Background(), tb.env, tb.cert, tb.rootFile, tb.cahome, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Recorded(tb.cahome)
+	if err != nil || len(got) == 0 {
+		t.Fatalf("Recorded = %v, %v; want installations", got, err)
+	}
+	other := newTestCert(t, "devca root other")
+	for _, in := range got {
+		if !in.IsFor(tb.cert) {
+			t.Errorf("%s %s: IsFor(the installed root) = false", in.Store, in.Location)
+		}
+		if in.IsFor(other) {
+			t.Errorf("%s %s: IsFor(another root) = true", in.Store, in.Location)
+		}
+	}
+}
+
 // linuxTestbed is a Debian machine with every store: system, NSS and Java.
 func linuxTestbed(t *testing.T) *testbed {
 	tb := newTestbed(t, "linux")
@@ -98,7 +141,7 @@ func TestUninstallUsesTheRecord(t *testing.T) {
 		if _, err := InstallAll(ctx, tb.env, tb.cert, tb.rootFile, tb.cahome, []string{StoreNSS}); err != nil {
 			t.Fatal(err)
 		}
-		os.Remove(filepath.Join(tb.cahome, RecordFile))
+		os.Remove(filepath.Join(tb.cahome, InstallRecordFile))
 		tb.runner.log = nil
 		res, err := UninstallAll(ctx, tb.env, tb.cert, tb.cahome, []string{StoreNSS})
 		if !errors.Is(err, ErrNotRecorded) {
@@ -144,7 +187,7 @@ func TestRecordFile(t *testing.T) {
 	if _, err := InstallAll(context.Background(), tb.env, tb.cert, tb.rootFile, tb.cahome, nil); err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(filepath.Join(tb.cahome, RecordFile))
+	fi, err := os.Stat(filepath.Join(tb.cahome, InstallRecordFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +198,7 @@ func TestRecordFile(t *testing.T) {
 	if len(matches) != 0 {
 		t.Errorf("temporary files left: %q", matches)
 	}
-	tb.write(filepath.Join(tb.cahome, RecordFile), "{broken")
+	tb.write(filepath.Join(tb.cahome, InstallRecordFile), "{broken")
 	if _, err := InstallAll(context.Background(), tb.env, tb.cert, tb.rootFile, tb.cahome, nil); err == nil || !strings.Contains(err.Error(), "install record") {
 		t.Errorf("a broken record gave %v, want an error naming it", err)
 	}
@@ -243,7 +286,7 @@ func TestUninstallRootKeepsOtherRoots(t *testing.T) {
 	}
 	rec, _ := loadRecord(tb.cahome)
 	for _, e := range rec.Entries {
-		if e.SHA256 != fingerprint(tb.cert.Raw) {
+		if e.SHA256 != sha256Hex(tb.cert.Raw) {
 			t.Errorf("record keeps an old entry: %+v", e.Location)
 		}
 	}

@@ -54,7 +54,7 @@ func (s *windowsStore) Check(_ context.Context, root *Root) ([]Location, error) 
 	return []Location{loc}, nil
 }
 
-func (s *windowsStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
+func (s *windowsStore) Install(ctx context.Context, root *Root) ([]Installation, error) {
 	if s.env.WindowsRoot == nil {
 		return nil, ErrUnsupported
 	}
@@ -67,7 +67,7 @@ func (s *windowsStore) Install(ctx context.Context, root *Root) ([]Entry, error)
 		// Trusted already, by the user's store or an included one:
 		// adding would only show a dialog, and the root is not devca's
 		// to remove later.
-		return []Entry{entry}, nil
+		return []Installation{entry}, nil
 	}
 	add := func() error { return s.env.WindowsRoot.Add(root.Cert.Raw) }
 	cmd := fmt.Sprintf("certutil -user -addstore Root %q", root.File)
@@ -75,10 +75,10 @@ func (s *windowsStore) Install(ctx context.Context, root *Root) ([]Entry, error)
 		return nil, fmt.Errorf("adding to the Root store: %w", err)
 	}
 	entry.Changed = true
-	return []Entry{entry}, nil
+	return []Installation{entry}, nil
 }
 
-func (s *windowsStore) Uninstall(ctx context.Context, e Entry) (bool, error) {
+func (s *windowsStore) Uninstall(ctx context.Context, e Installation) (bool, error) {
 	if s.env.WindowsRoot == nil {
 		return false, ErrUnsupported
 	}
@@ -198,14 +198,14 @@ func (s *wslStore) Check(ctx context.Context, root *Root) ([]Location, error) {
 	return []Location{loc}, nil
 }
 
-func (s *wslStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
+func (s *wslStore) Install(ctx context.Context, root *Root) ([]Installation, error) {
 	entry := entryFor(StoreWindows, root, windowsRootLocation, sha1Thumbprint(root.Cert.Raw), false)
 	ok, err := s.contains(ctx, root.Cert.Raw)
 	if err != nil {
 		return nil, err
 	}
 	if ok {
-		return []Entry{entry}, nil
+		return []Installation{entry}, nil
 	}
 	for _, t := range []string{"wslpath", "certutil.exe"} {
 		if err := s.tool(t); err != nil {
@@ -223,10 +223,10 @@ func (s *wslStore) Install(ctx context.Context, root *Root) ([]Entry, error) {
 		return nil, err
 	}
 	entry.Changed = true
-	return []Entry{entry}, nil
+	return []Installation{entry}, nil
 }
 
-func (s *wslStore) Uninstall(ctx context.Context, e Entry) (bool, error) {
+func (s *wslStore) Uninstall(ctx context.Context, e Installation) (bool, error) {
 	ok, err := s.contains(ctx, e.Cert)
 	if err != nil || !ok {
 		return false, err

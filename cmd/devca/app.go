@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/devca/devca/ca"
+	"github.com/devca/devca/trust"
 )
 
 // env is everything a command may touch outside its own arguments. Commands
@@ -27,6 +30,9 @@ type env struct {
 	// prompt in tests; nil means the real ones (see storage.go).
 	keyring      ca.Keyring
 	readPassword func(prompt string) ([]byte, error)
+	// statusAll replaces trust.StatusAll in tests of 'devca status' that
+	// need a store check to fail; nil means trust.StatusAll.
+	statusAll func(ctx context.Context, env trust.Env, root *x509.Certificate, stores []string) ([]trust.Result, error)
 
 	// loaded are the CAs this command opened, whose damaged record lines
 	// are reported when it ends (see printRecordWarnings).
@@ -125,8 +131,7 @@ func newApp(e *env) *cli.App {
 	app.CommandNotFound = func(c *cli.Context, name string) {
 		// CommandNotFound cannot return an error, so report here; the exit code
 		// is set through the returned error of Run below (see run).
-		fmt.Fprintf(e.stderr, "devca: error: unknown command %q\n", name)
-		fmt.Fprintf(e.stderr, "devca: hint: run 'devca help' to list the commands\n")
+		e.exit(&usageError{err: withHints(fmt.Errorf("unknown command %q", name), "run 'devca help' to list the commands")})
 		e.unknownCommand = true
 	}
 	for _, cmd := range app.Commands {

@@ -114,10 +114,23 @@ func formatEnv(shell string, vars []envVar) string {
 	return b.String()
 }
 
+// The env quoters always quote, in each shell's single-quote syntax: env's
+// output is code that users eval, and one shape for every value, whatever
+// the path holds, keeps it predictable and easy to check. (Command lines
+// shown to people, such as trust's "run as root" hints, use trust's
+// shellQuote instead, which leaves plain words bare; for a word that needs
+// quoting, it and shQuote write the same.)
+
+// shQuote quotes s for sh, bash and zsh: inside single quotes nothing is
+// special but the quote itself, which closes the quotes, adds an escaped
+// quote and opens them again.
 func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
+// fishQuote quotes s for fish, whose single quotes treat \\ and \' as
+// escapes.
 func fishQuote(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, "'", `\'`).Replace(s) + "'"
 }
 
+// psQuote quotes s for PowerShell, whose single quotes double a quote.
 func psQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -11,11 +11,23 @@ package main
 //   - Exit codes: 0 success, 1 failure, 2 usage error. The cli library never
 //     prints usage errors or exits on its own: OnUsageError and ExitErrHandler
 //     route everything through env.exit.
+//   - Only this file spells the prefixes: commands print through env.exit
+//     (errors and their hints), warnf, hintf, notef and warningWriter.
+//     TestOutputPrefixesLiveInErrorsGo keeps it that way.
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+)
+
+// The prefixes of everything devca prints on stderr.
+const (
+	errorPrefix   = "devca: error: "
+	hintPrefix    = "devca: hint: "
+	warningPrefix = "devca: warning: "
+	notePrefix    = "devca: "
 )
 
 const (
@@ -107,24 +119,36 @@ func (e *env) exit(err error) int {
 	}
 	msg := strings.TrimSpace(err.Error())
 	for _, line := range strings.Split(msg, "\n") {
-		fmt.Fprintf(e.stderr, "devca: error: %s\n", line)
+		fmt.Fprintf(e.stderr, errorPrefix+"%s\n", line)
 	}
 	hints := hintsOf(err)
 	if code == exitUsage && len(hints) == 0 {
 		hints = []string{"run 'devca help' for usage"}
 	}
 	for _, h := range hints {
-		fmt.Fprintf(e.stderr, "devca: hint: %s\n", h)
+		e.hintf("%s", h)
 	}
 	return code
 }
 
 // warnf prints a warning line on stderr.
 func (e *env) warnf(format string, args ...any) {
-	fmt.Fprintf(e.stderr, "devca: warning: "+format+"\n", args...)
+	fmt.Fprintf(e.stderr, warningPrefix+format+"\n", args...)
+}
+
+// hintf prints a hint line on stderr: the next action after a warning or a
+// note. Hints that belong to an error travel with it (withHints) instead.
+func (e *env) hintf(format string, args ...any) {
+	fmt.Fprintf(e.stderr, hintPrefix+format+"\n", args...)
 }
 
 // notef prints an informational line on stderr.
 func (e *env) notef(format string, args ...any) {
-	fmt.Fprintf(e.stderr, "devca: "+format+"\n", args...)
+	fmt.Fprintf(e.stderr, notePrefix+format+"\n", args...)
+}
+
+// warningWriter returns a writer for loggers (such as the server's error
+// log) that makes each line they write a devca warning.
+func (e *env) warningWriter() io.Writer {
+	return &prefixWriter{w: e.stderr, prefix: warningPrefix}
 }

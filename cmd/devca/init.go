@@ -241,9 +241,9 @@ func ensureTrust(c *cli.Context, e *env, auth *ca.Authority) error {
 // confirmReplace explains what replacing the CA breaks and asks for a "yes",
 // unless --yes was given.
 func confirmReplace(c *cli.Context, e *env, old *ca.Authority) error {
-	fmt.Fprintf(e.stderr, "devca: replacing the CA %q (SHA256 %s)\n", old.Cert.Subject.CommonName, ca.Fingerprint(old.Cert))
-	fmt.Fprintf(e.stderr, "devca: every certificate it issued stops being trusted once the old root leaves the trust stores;\n")
-	fmt.Fprintf(e.stderr, "devca: re-issue them afterwards with 'devca renew --all'\n")
+	e.notef("replacing the CA %q (SHA256 %s)", old.Cert.Subject.CommonName, ca.Fingerprint(old.Cert))
+	e.notef("every certificate it issued stops being trusted once the old root leaves the trust stores;")
+	e.notef("re-issue them afterwards with 'devca renew --all'")
 	if c.Bool("yes") {
 		return nil
 	}

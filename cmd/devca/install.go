@@ -47,7 +47,7 @@ func newInstallCommand(e *env) *cli.Command {
 
 // storesFlag is the --stores flag of init, install, uninstall and status.
 func storesFlag() cli.Flag {
-	return &cli.StringFlag{Name: "stores", Usage: "comma-separated trust stores: " + strings.Join(trust.KnownStores, ", ") + " (default $DEVCA_TRUST_STORES, else every store present)"}
+	return &cli.StringFlag{Name: "stores", Usage: "comma-separated trust stores: " + strings.Join(trust.KnownStores(), ", ") + " (default $DEVCA_TRUST_STORES, else every store present)"}
 }
 
 // selectedStores returns the stores named by --stores or DEVCA_TRUST_STORES;

@@ -121,7 +121,7 @@ func notRenewed(e *env, certFile string, err error) error {
 		e.warnf("not renewed: %v", err)
 	}
 	for _, h := range hintsOf(err) {
-		fmt.Fprintf(e.stderr, "devca: hint: %s\n", h)
+		e.hintf("%s", h)
 	}
 	return err
 }

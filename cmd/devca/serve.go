@@ -217,7 +217,7 @@ func runServe(c *cli.Context, e *env) error {
 	}
 	// Problems the server meets while running are warnings in the devca
 	// format; access-log lines stay bare so they can be parsed.
-	warnings := &prefixWriter{w: e.stderr, prefix: "devca: warning: "}
+	warnings := e.warningWriter()
 	// Keys are never served, even from a CA home inside the folder.
 	var deny []string
 	if home, err := e.home(); err == nil {
@@ -262,7 +262,7 @@ func runServe(c *cli.Context, e *env) error {
 	if o.lan {
 		if lanIPs = lanAddresses(); len(lanIPs) == 0 {
 			e.warnf("--lan found no LAN address: no network interface of this machine has a private address (such as 192.168.x.x), so other devices have no address to open and the certificate names none")
-			e.notef("hint: connect this machine to a Wi-Fi or wired network and start 'devca serve --lan' again; meanwhile it serves this machine")
+			e.hintf("connect this machine to a Wi-Fi or wired network and start 'devca serve --lan' again; meanwhile it serves this machine")
 		}
 	}
 
@@ -545,7 +545,7 @@ func reportTrust(e *env, cert tls.Certificate, auth *ca.Authority) {
 		return
 	}
 	e.warnf("the root CA is not trusted on this machine yet; browsers will warn until it is")
-	e.notef("hint: run 'devca init' to trust it")
+	e.hintf("run 'devca init' to trust it")
 }
 
 // serveURLs lists the URLs to open, the most useful first.
@@ -706,7 +706,7 @@ func startRootPage(e *env, auth *ca.Authority, httpsPort int, lanIPs []net.IP, e
 	if err != nil {
 		return nil, fmt.Errorf("listening on port %d: %w", port, err)
 	}
-	srv := serve.NewServer(h, nil, &prefixWriter{w: e.stderr, prefix: "devca: warning: "})
+	srv := serve.NewServer(h, nil, e.warningWriter())
 	go func() { errc <- srv.Serve(ln) }()
 	e.notef("phones on this network can get the root CA at:")
 	for _, ip := range lanIPs {

@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -83,16 +80,25 @@ func runStatus(c *cli.Context, e *env) error {
 	if err != nil {
 		return withHints(err, trustHints(err)...)
 	}
-	// Per-store errors land in the report; they are not fatal here.
-	results, _ := trust.StatusAll(context.Background(), tenv, auth.Cert, stores)
-	entries, err := trust.Recorded(auth.Dir)
+	statusAll := trust.StatusAll
+	if e.statusAll != nil {
+		statusAll = e.statusAll
+	}
+	// A store that could not be checked still gets its row (and its error
+	// in --json); the error also fails the command below, after the report
+	// of everything that could be checked.
+	results, statusErr := statusAll(context.Background(), tenv, auth.Cert, stores)
+	if statusErr != nil && len(results) == 0 {
+		statusErr = fmt.Errorf("checking the trust stores: %w", statusErr)
+	}
+	installed, err := trust.Recorded(auth.Dir)
 	if err != nil {
 		return err
 	}
 	recorded := map[string]bool{}
-	for _, en := range entries {
-		if en.SHA256 == fingerprintHex(auth.Cert) {
-			recorded[en.Store+"\x00"+en.Location] = true
+	for _, in := range installed {
+		if in.IsFor(auth.Cert) {
+			recorded[in.Store+"\x00"+in.Location] = true
 		}
 	}
 	report := statusReport{Home: auth.Dir, Subject: auth.Cert.Subject.CommonName, FingerprintSHA256: ca.Fingerprint(auth.Cert), Trusted: true}
@@ -122,6 +128,10 @@ func runStatus(c *cli.Context, e *env) error {
 	} else {
 		printStatusTable(e, report)
 	}
+	var errs []error
+	if statusErr != nil {
+		errs = append(errs, withHints(statusErr, trustHints(statusErr)...))
+	}
 	if !report.Trusted {
 		var missing []string
 		for _, s := range report.Stores {
@@ -129,10 +139,10 @@ func runStatus(c *cli.Context, e *env) error {
 				missing = append(missing, s.Store)
 			}
 		}
-		return withHints(fmt.Errorf("the root is not trusted by %s", strings.Join(missing, ", ")),
-			"run 'devca install --stores "+strings.Join(missing, ",")+"'")
+		errs = append(errs, withHints(fmt.Errorf("the root is not trusted by %s", strings.Join(missing, ", ")),
+			"run 'devca install --stores "+strings.Join(missing, ",")+"'"))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // statusFix says what makes a present store trust the root.
@@ -185,10 +195,4 @@ func printStatusTable(e *env, report statusReport) {
 		}
 	}
 	tw.Flush()
-}
-
-// fingerprintHex is the lowercase hex SHA-256 the install record uses.
-func fingerprintHex(c *x509.Certificate) string {
-	sum := sha256.Sum256(c.Raw)
-	return hex.EncodeToString(sum[:])
 }
