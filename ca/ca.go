@@ -25,8 +25,8 @@
 // # Name constraints
 //
 // By default a root carries a critical name constraints extension that
-// permits only development names ([DefaultPermittedDomains] and
-// [DefaultPermittedRanges]). A leaked devca key therefore cannot impersonate
+// permits only development names (the default permitted domains and
+// ranges, see [DefaultConstraints]). A leaked devca key therefore cannot impersonate
 // real websites. [Authority.Issue] checks names against the constraints
 // before signing, so a refused name never produces a certificate.
 //
@@ -62,9 +62,9 @@ var ErrNoCA = errors.New("no CA found")
 // ErrExists means Create found a CA already in the home.
 var ErrExists = errors.New("a CA already exists")
 
-// RootLifetime is how long a new root is valid: long enough that nobody has
+// rootLifetime is how long a new root is valid: long enough that nobody has
 // to re-trust it during a project, short enough to be retired eventually.
-const RootLifetime = 10 * 365 * 24 * time.Hour
+const rootLifetime = 10 * 365 * 24 * time.Hour
 
 // Meta is what the CA home records about its CA besides the certificate.
 type Meta struct {
@@ -215,7 +215,7 @@ func rootTemplate(pub crypto.PublicKey, opts CreateOptions, now time.Time) (*x50
 			SerialNumber: serial.Text(16)[:16],
 		},
 		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(RootLifetime),
+		NotAfter:              now.Add(rootLifetime),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -345,7 +345,7 @@ func writeMeta(dir string, m Meta) error {
 	if err != nil {
 		return fmt.Errorf("encoding CA metadata: %w", err)
 	}
-	if err := WriteFileAtomic(filepath.Join(dir, MetaFile), append(data, '\n'), CertPerm); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dir, metaFile), append(data, '\n'), CertPerm); err != nil {
 		return fmt.Errorf("saving CA metadata: %w", err)
 	}
 	return nil
@@ -354,7 +354,7 @@ func writeMeta(dir string, m Meta) error {
 // readMeta reads the metadata file. A home without one (made by hand, or by
 // copying an mkcert CAROOT) is treated as a plain key file.
 func readMeta(dir string) (Meta, error) {
-	path := filepath.Join(dir, MetaFile)
+	path := filepath.Join(dir, metaFile)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Meta{Version: 1, KeyStorage: StorageFile}, nil

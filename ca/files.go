@@ -16,8 +16,8 @@ import (
 const (
 	RootCertFile = "rootCA.pem"
 	RootKeyFile  = "rootCA-key.pem"
-	MetaFile     = "ca.json"
-	RecordFile   = "issued.jsonl"
+	metaFile     = "ca.json"
+	recordFile   = "issued.jsonl"
 	lockFile     = ".lock"
 )
 
@@ -250,7 +250,7 @@ func rootFileBase(name string) (base string, temporary bool) {
 			return "", false
 		}
 	}
-	if base == RootCertFile || base == RootKeyFile || base == MetaFile || validKeyFileName(base) {
+	if base == RootCertFile || base == RootKeyFile || base == metaFile || validKeyFileName(base) {
 		return base, temporary
 	}
 	return "", false

@@ -41,12 +41,12 @@ const (
 	StorageFile KeyStorage = "file"
 )
 
-// KeyStorages lists every key storage, strongest first.
-var KeyStorages = []KeyStorage{StorageKeyring, StoragePassphrase, StorageFile}
+// keyStorages lists every key storage, strongest first.
+var keyStorages = []KeyStorage{StorageKeyring, StoragePassphrase, StorageFile}
 
 // ParseKeyStorage turns a user's spelling into a KeyStorage.
 func ParseKeyStorage(s string) (KeyStorage, error) {
-	for _, ks := range KeyStorages {
+	for _, ks := range keyStorages {
 		if strings.EqualFold(s, string(ks)) {
 			return ks, nil
 		}
@@ -158,10 +158,6 @@ func (a *Authority) KeyringAccount() string {
 	}
 	return keyringAccount(canonicalHome(a.Dir), a.Meta.Fingerprint, a.Meta.KeyID)
 }
-
-// KeyFiles returns the names of the files in the CA home that hold the root
-// key under its current storage.
-func (a *Authority) KeyFiles() []string { return a.Meta.keyFiles() }
 
 // canonicalHome returns the path that names a CA home in the keyring: the
 // absolute path with symbolic links resolved, so that two spellings of one
@@ -295,10 +291,10 @@ func loadStoredKey(dir string, meta Meta, sec Secrets) (crypto.Signer, error) {
 		return loadFileKey(dir)
 	case StorageKeyring, StoragePassphrase:
 	default:
-		return nil, fmt.Errorf("unknown key storage %q in %q", meta.KeyStorage, filepath.Join(dir, MetaFile))
+		return nil, fmt.Errorf("unknown key storage %q in %q", meta.KeyStorage, filepath.Join(dir, metaFile))
 	}
 	if !validKeyFileName(meta.KeyFile) {
-		return nil, fmt.Errorf("reading root key: %q names no valid key file (%q)", filepath.Join(dir, MetaFile), meta.KeyFile)
+		return nil, fmt.Errorf("reading root key: %q names no valid key file (%q)", filepath.Join(dir, metaFile), meta.KeyFile)
 	}
 	path := filepath.Join(dir, meta.KeyFile)
 	if err := checkKeyFile(path); err != nil {
@@ -333,12 +329,12 @@ func loadStoredKey(dir string, meta Meta, sec Secrets) (crypto.Signer, error) {
 		}
 	} else {
 		if meta.KDF == nil {
-			return nil, fmt.Errorf("reading root key: %q lacks the passphrase parameters", filepath.Join(dir, MetaFile))
+			return nil, fmt.Errorf("reading root key: %q lacks the passphrase parameters", filepath.Join(dir, metaFile))
 		}
 		// Checked before the passphrase is asked for: a prompt that can
 		// only fail afterwards wastes the user's time.
 		if err := meta.KDF.check(); err != nil {
-			return nil, fmt.Errorf("reading root key: the passphrase parameters in %q: %w", filepath.Join(dir, MetaFile), err)
+			return nil, fmt.Errorf("reading root key: the passphrase parameters in %q: %w", filepath.Join(dir, metaFile), err)
 		}
 		for attempt := 1; ; attempt++ {
 			pass, err := sec.passphrase()
@@ -471,7 +467,7 @@ func finishHome(dir string, cert *x509.Certificate, certPEM []byte, key crypto.S
 	}
 	if err := WriteFileAtomic(filepath.Join(dir, RootCertFile), certPEM, CertPerm); err != nil {
 		meta.discard(dir, sec)
-		os.Remove(filepath.Join(dir, MetaFile))
+		os.Remove(filepath.Join(dir, metaFile))
 		return Meta{}, fmt.Errorf("saving root certificate: %w", err)
 	}
 	return meta, nil

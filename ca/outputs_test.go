@@ -95,7 +95,7 @@ func TestRecordDigests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := NewEntry(leaf, names, leaf.Cert.NotBefore)
+	e := NewIssued(leaf, names, leaf.Cert.NotBefore)
 	e.CertFile, e.KeyFile = filepath.Join(dir, "app.pem"), filepath.Join(dir, "app-key.pem")
 	files := []OutputFile{{Path: e.CertFile, Data: leaf.CertPEM, Perm: CertPerm}, {Path: e.KeyFile, Data: leaf.KeyPEM, Perm: KeyPerm}}
 	e.SetDigests(files)
@@ -107,7 +107,7 @@ func TestRecordDigests(t *testing.T) {
 	}
 	// A line from before devca kept digests still reads, without them.
 	old := `{"serial":"1","names":["old.test"],"cert_file":"` + filepath.Join(dir, "old.pem") + `","key_file":"` + filepath.Join(dir, "old-key.pem") + `"}` + "\n"
-	f, err := os.OpenFile(filepath.Join(a.Dir, RecordFile), os.O_APPEND|os.O_WRONLY, 0)
+	f, err := os.OpenFile(filepath.Join(a.Dir, recordFile), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestRecordDigests(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	entries, err := a.Entries()
+	entries, err := a.Record()
 	if err != nil || len(entries) != 2 {
 		t.Fatalf("Entries = %+v, %v", entries, err)
 	}

@@ -25,11 +25,11 @@ type OutputFile struct {
 // is finished by the next devca process (see recoverPending).
 type journal struct {
 	Renames [][2]string `json:"renames"` // temporary file, final path
-	// Entry is the record entry that names the files, so that a crash
+	// Issued is the record entry that names the files, so that a crash
 	// during (or before) the record's append still ends with the files
 	// recorded: files devca wrote but did not record could never be
 	// renewed or re-issued over.
-	Entry *Entry `json:"entry,omitempty"`
+	Issued *Issued `json:"entry,omitempty"`
 }
 
 const pendingPrefix = "pending-"
@@ -41,8 +41,8 @@ const pendingPrefix = "pending-"
 // updated and the files are renamed into place. A process killed at any point
 // leaves either nothing visible or a journal that the next Load completes, so
 // a certificate never sits next to a key that is not its own.
-func (a *Authority) Publish(files []OutputFile, entry Entry) error {
-	j := journal{Entry: &entry}
+func (a *Authority) Publish(files []OutputFile, entry Issued) error {
+	j := journal{Issued: &entry}
 	cleanup := func() {
 		for _, r := range j.Renames {
 			os.Remove(r[0])
@@ -187,8 +187,8 @@ func recoverPending(dir string) error {
 		if err := applyRenames(j); err != nil {
 			return fmt.Errorf("finishing an interrupted write (journal %q): %w", p, err)
 		}
-		if j.Entry != nil {
-			if err := ensureRecorded(dir, *j.Entry); err != nil {
+		if j.Issued != nil {
+			if err := ensureRecorded(dir, *j.Issued); err != nil {
 				return fmt.Errorf("finishing an interrupted write (journal %q): %w", p, err)
 			}
 		}
@@ -201,8 +201,8 @@ func recoverPending(dir string) error {
 
 // ensureRecorded appends e to the record of the locked home dir unless an
 // entry with its serial is there already.
-func ensureRecorded(dir string, e Entry) error {
-	entries, _, err := readRecord(filepath.Join(dir, RecordFile))
+func ensureRecorded(dir string, e Issued) error {
+	entries, _, err := readRecord(filepath.Join(dir, recordFile))
 	if err != nil {
 		return err
 	}

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// Entry is one issued certificate in the CA home's record.
-type Entry struct {
+// Issued is one issued certificate in the CA home's record.
+type Issued struct {
 	Serial      string    `json:"serial"`
 	Names       []string  `json:"names"`
 	NotBefore   time.Time `json:"not_before"`
@@ -42,7 +42,7 @@ type Entry struct {
 
 // Current reports whether no later certificate was written over this one's
 // files.
-func (e Entry) Current() bool { return e.ReplacedBy == "" }
+func (e Issued) Current() bool { return e.ReplacedBy == "" }
 
 // The record is a log of JSON lines, one per issued certificate, only ever
 // appended to: adding an entry costs the same however long the record grows.
@@ -50,11 +50,11 @@ func (e Entry) Current() bool { return e.ReplacedBy == "" }
 // the same certificate file replaces it. See recordio.go for how damaged
 // lines are handled.
 
-// Entries returns every recorded certificate, oldest first, with ReplacedBy
+// Record returns every recorded certificate, oldest first, with ReplacedBy
 // filled in. Lines it cannot read are skipped; [Authority.RecordWarnings]
 // describes them.
-func (a *Authority) Entries() ([]Entry, error) {
-	entries, warnings, err := readRecord(filepath.Join(a.Dir, RecordFile))
+func (a *Authority) Record() ([]Issued, error) {
+	entries, warnings, err := readRecord(filepath.Join(a.Dir, recordFile))
 	if err != nil {
 		return nil, err
 	}
@@ -103,8 +103,8 @@ func (a *Authority) RecordWarnings() []RecordWarning {
 	return ws
 }
 
-// AddEntry appends e to the record under the CA home's lock.
-func (a *Authority) AddEntry(e Entry) error {
+// addEntry appends e to the record under the CA home's lock.
+func (a *Authority) addEntry(e Issued) error {
 	unlock, err := lockHome(a.Dir)
 	if err != nil {
 		return err
@@ -113,13 +113,13 @@ func (a *Authority) AddEntry(e Entry) error {
 	return a.addEntryLocked(e)
 }
 
-// addEntryLocked is AddEntry for callers that hold the home's lock.
-func (a *Authority) addEntryLocked(e Entry) error { return appendRecord(a.Dir, e) }
+// addEntryLocked is addEntry for callers that hold the home's lock.
+func (a *Authority) addEntryLocked(e Issued) error { return appendRecord(a.Dir, e) }
 
-// NewEntry describes a freshly issued leaf for the record; the caller fills
+// NewIssued describes a freshly issued leaf for the record; the caller fills
 // in where its files went.
-func NewEntry(leaf *Leaf, names Names, issuedAt time.Time) Entry {
-	return Entry{
+func NewIssued(leaf *Leaf, names Names, issuedAt time.Time) Issued {
+	return Issued{
 		Serial:      leaf.Cert.SerialNumber.Text(16),
 		Names:       names.Values(),
 		NotBefore:   leaf.Cert.NotBefore.UTC(),
@@ -130,17 +130,10 @@ func NewEntry(leaf *Leaf, names Names, issuedAt time.Time) Entry {
 	}
 }
 
-// WroteFile reports whether the record says devca wrote path, so that
-// callers can overwrite it without destroying someone else's file.
-func (a *Authority) WroteFile(path string) (bool, error) {
-	files, err := a.WrittenFiles()
-	return files[path], err
-}
-
 // WrittenFiles returns every file path the record says devca wrote, so that
 // a command checking several outputs reads the record once.
 func (a *Authority) WrittenFiles() (map[string]bool, error) {
-	entries, err := a.Entries()
+	entries, err := a.Record()
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +157,7 @@ func ContentSHA256(data []byte) string {
 
 // SetDigests records the digest of each of files that e names as its
 // certificate, key or PKCS#12 file.
-func (e *Entry) SetDigests(files []OutputFile) {
+func (e *Issued) SetDigests(files []OutputFile) {
 	for _, f := range files {
 		switch f.Path {
 		case "":

@@ -148,7 +148,7 @@ func runIssue(c *cli.Context, e *env) error {
 		}
 		files = append(files, ca.OutputFile{Path: p12Path, Data: p12, Perm: ca.KeyPerm})
 	}
-	entry := ca.NewEntry(leaf, names, time.Now())
+	entry := ca.NewIssued(leaf, names, time.Now())
 	entry.Client, entry.Days, entry.FullChain = c.Bool("client"), c.Int("days"), c.Bool("fullchain")
 	entry.CertFile, entry.KeyFile, entry.P12File = certPath, keyPath, p12Path
 	entry.P12Legacy = c.Bool("p12-legacy")
@@ -162,7 +162,7 @@ func runIssue(c *cli.Context, e *env) error {
 	return printIssued(c, e, entry, names)
 }
 
-func printIssued(c *cli.Context, e *env, entry ca.Entry, names ca.Names) error {
+func printIssued(c *cli.Context, e *env, entry ca.Issued, names ca.Names) error {
 	if c.Bool("json") {
 		return printJSON(e, issueResult{
 			CertFile: entry.CertFile, KeyFile: entry.KeyFile, P12File: entry.P12File,
@@ -184,7 +184,7 @@ func printIssued(c *cli.Context, e *env, entry ca.Entry, names ca.Names) error {
 // printIssuedToStdout writes the certificate (chain) to standard output for
 // --cert-file -, and what else was written to standard error, where it
 // cannot end up in the piped certificate.
-func printIssuedToStdout(e *env, entry ca.Entry, names ca.Names, certPEM []byte) error {
+func printIssuedToStdout(e *env, entry ca.Issued, names ca.Names, certPEM []byte) error {
 	if _, err := e.stdout.Write(certPEM); err != nil {
 		return fmt.Errorf("writing the certificate to standard output: %w", err)
 	}

@@ -56,13 +56,13 @@ func runRenew(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	entries, err := auth.Entries()
+	entries, err := auth.Record()
 	if err != nil {
 		return err
 	}
 	now := time.Now()
 	serials := c.StringSlice("serial")
-	var due []ca.Entry
+	var due []ca.Issued
 	var failed []error
 	for _, en := range entries {
 		if !en.Current() {
@@ -128,8 +128,8 @@ func notRenewed(e *env, certFile string, err error) error {
 
 // checkRenewP12Password checks the PKCS#12 password before anything is
 // renewed, when a certificate due has a PKCS#12 file.
-func checkRenewP12Password(c *cli.Context, e *env, due []ca.Entry) error {
-	if !slices.ContainsFunc(due, func(en ca.Entry) bool { return en.P12File != "" }) {
+func checkRenewP12Password(c *cli.Context, e *env, due []ca.Issued) error {
+	if !slices.ContainsFunc(due, func(en ca.Issued) bool { return en.P12File != "" }) {
 		return nil
 	}
 	if err := ca.CheckP12Password(p12Password(c, e)); err != nil {
@@ -139,7 +139,7 @@ func checkRenewP12Password(c *cli.Context, e *env, due []ca.Entry) error {
 }
 
 // renewEntry re-issues one recorded certificate over its own files.
-func renewEntry(c *cli.Context, e *env, auth *ca.Authority, old ca.Entry) (ca.Entry, error) {
+func renewEntry(c *cli.Context, e *env, auth *ca.Authority, old ca.Issued) (ca.Issued, error) {
 	// The record may name paths that are no longer safe to write (a folder
 	// since replaced by a link into the CA home, or a record from an older
 	// devca); the same rules as for new files apply.
@@ -151,37 +151,37 @@ func renewEntry(c *cli.Context, e *env, auth *ca.Authority, old ca.Entry) (ca.En
 		targets = append(targets, outputTarget{What: "PKCS#12 file", Path: old.P12File})
 	}
 	if err := checkTargets(auth.Dir, targets); err != nil {
-		return ca.Entry{}, err
+		return ca.Issued{}, err
 	}
 	// Never overwrite what someone changed since devca wrote it.
 	if err := checkStillOurs(old, p12Password(c, e)); err != nil {
-		return ca.Entry{}, err
+		return ca.Issued{}, err
 	}
 	names, _, err := ca.ParseNames(old.Names)
 	if err != nil {
-		return ca.Entry{}, err
+		return ca.Issued{}, err
 	}
 	var leaf *ca.Leaf
 	if old.CSRFile != "" {
 		data, err := ca.ReadInputFile(old.CSRFile, ca.MaxCSRSize)
 		if err != nil {
-			return ca.Entry{}, fmt.Errorf("reading the original request %q: %w", old.CSRFile, err)
+			return ca.Issued{}, fmt.Errorf("reading the original request %q: %w", old.CSRFile, err)
 		}
 		csr, err := ca.ParseCSR(data)
 		if err != nil {
-			return ca.Entry{}, fmt.Errorf("reading the original request %q: %w", old.CSRFile, err)
+			return ca.Issued{}, fmt.Errorf("reading the original request %q: %w", old.CSRFile, err)
 		}
 		leaf, _, err = auth.SignCSR(csr, old.Days, old.Client)
 		if err != nil {
-			return ca.Entry{}, err
+			return ca.Issued{}, err
 		}
 	} else {
 		kt, err := ca.ParseKeyType(old.KeyType)
 		if err != nil {
-			return ca.Entry{}, err
+			return ca.Issued{}, err
 		}
 		if leaf, err = auth.Issue(ca.LeafRequest{Names: names, KeyType: kt, Days: old.Days, Client: old.Client}); err != nil {
-			return ca.Entry{}, err
+			return ca.Issued{}, err
 		}
 	}
 	certPEM := leaf.CertPEM
@@ -195,17 +195,17 @@ func renewEntry(c *cli.Context, e *env, auth *ca.Authority, old ca.Entry) (ca.En
 	if old.P12File != "" {
 		p12, err := ca.EncodeP12(leaf, auth.Cert, p12Password(c, e), old.P12Legacy)
 		if err != nil {
-			return ca.Entry{}, err
+			return ca.Issued{}, err
 		}
 		files = append(files, ca.OutputFile{Path: old.P12File, Data: p12, Perm: ca.KeyPerm})
 	}
-	next := ca.NewEntry(leaf, names, time.Now())
+	next := ca.NewIssued(leaf, names, time.Now())
 	next.Client, next.Days, next.FullChain = old.Client, old.Days, old.FullChain
 	next.CertFile, next.KeyFile, next.P12File, next.P12Legacy, next.CSRFile = old.CertFile, old.KeyFile, old.P12File, old.P12Legacy, old.CSRFile
 	next.SetDigests(files)
 	// The new entry names the same files, which marks the old one replaced.
 	if err := auth.Publish(files, next); err != nil {
-		return ca.Entry{}, err
+		return ca.Issued{}, err
 	}
 	return next, nil
 }
@@ -214,7 +214,7 @@ func renewEntry(c *cli.Context, e *env, auth *ca.Authority, old ca.Entry) (ca.En
 // holds what devca wrote there: the same bytes where the record keeps a
 // digest, and otherwise (records from before digests) the same certificate,
 // the key of that certificate and a PKCS#12 file holding it.
-func checkStillOurs(en ca.Entry, p12Password string) error {
+func checkStillOurs(en ca.Issued, p12Password string) error {
 	certPEM, err := readOurs("certificate", en.CertFile, en.CertSHA256)
 	if err != nil {
 		return err

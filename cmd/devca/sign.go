@@ -92,7 +92,7 @@ func runSign(c *cli.Context, e *env) error {
 	if c.Bool("fullchain") {
 		certPEM = append(append([]byte(nil), certPEM...), auth.CertPEM...)
 	}
-	entry := ca.NewEntry(leaf, names, time.Now())
+	entry := ca.NewIssued(leaf, names, time.Now())
 	entry.Client, entry.Days, entry.FullChain = c.Bool("client"), c.Int("days"), c.Bool("fullchain")
 	entry.CertFile, entry.CSRFile = certPath, csrPath
 	var files []ca.OutputFile
