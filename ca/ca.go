@@ -17,7 +17,7 @@
 // (a PKCS#12 file encrypted with a random secret held in the operating
 // system's [Keyring]), [StoragePassphrase] (the same file, its password derived
 // from a passphrase with scrypt) or [StorageFile] (plain PKCS#8 PEM, mode
-// 0600). [Secrets] supplies the keyring and the passphrase; [Authority.MoveKey]
+// 0600). [Secrets] (see [WithSecrets]) supplies the keyring and the passphrase; [Authority.MoveKey]
 // moves a key between storages without changing the root, and [Import]
 // adopts a root made elsewhere, such as mkcert's ([ReadMkcertCA]) or one
 // written by [Authority.ExportP12].
@@ -95,9 +95,9 @@ type Authority struct {
 	Cert    *x509.Certificate
 	CertPEM []byte
 	Meta    Meta
-	// Secrets unlocks a key kept in keyring or passphrase storage. Set it
-	// before the first call to Signer.
-	Secrets Secrets
+
+	// secrets unlocks a key kept in keyring or passphrase storage.
+	secrets Secrets
 
 	keyOnce sync.Once
 	key     crypto.Signer
@@ -186,7 +186,7 @@ func Create(dir string, opts CreateOptions) (*Authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Authority{Dir: dir, Cert: cert, CertPEM: certPEM, Meta: meta, Secrets: opts.Secrets, now: opts.Now, rand: opts.Rand}
+	a := &Authority{Dir: dir, Cert: cert, CertPEM: certPEM, Meta: meta, secrets: opts.Secrets, now: opts.Now, rand: opts.Rand}
 	a.keyOnce.Do(func() { a.key = key })
 	return a, nil
 }
@@ -261,10 +261,26 @@ func randomSerial(r io.Reader) (*big.Int, error) {
 	}
 }
 
+// Option configures a loaded CA (see [Load]).
+type Option func(*Authority)
+
+// WithSecrets unlocks a root key kept in keyring or passphrase storage: the
+// keyring to use and how to get the passphrase. Without it, Load uses the
+// system keyring and cannot get a passphrase.
+func WithSecrets(s Secrets) Option { return func(a *Authority) { a.secrets = s } }
+
+// WithClock sets the clock certificates are issued by; the default is
+// time.Now.
+func WithClock(now func() time.Time) Option { return func(a *Authority) { a.now = now } }
+
+// WithRand sets the randomness of keys and serial numbers; the default is
+// crypto/rand.
+func WithRand(r io.Reader) Option { return func(a *Authority) { a.rand = r } }
+
 // Load opens the CA in dir. It checks the folder's and key file's
 // permissions and that the root is a CA certificate; the key itself is read
 // on first use, so commands that only show the root need no secret.
-func Load(dir string) (*Authority, error) {
+func Load(dir string, opts ...Option) (*Authority, error) {
 	if err := checkHomeDir(dir); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w in %q", ErrNoCA, dir)
@@ -306,6 +322,9 @@ func Load(dir string) (*Authority, error) {
 		return nil, fmt.Errorf("root certificate %q is not the one this CA home created (fingerprint %s, recorded %s): it was replaced", certPath, Fingerprint(cert), meta.Fingerprint)
 	}
 	a := &Authority{Dir: dir, Cert: cert, CertPEM: certPEM, Meta: meta, now: time.Now, rand: rand.Reader}
+	for _, o := range opts {
+		o(a)
+	}
 	if meta.KeyStorage == StorageFile {
 		if err := checkKeyFile(filepath.Join(dir, RootKeyFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
@@ -324,7 +343,7 @@ func (a *Authority) Signer() (crypto.Signer, error) {
 }
 
 func (a *Authority) loadKey() (crypto.Signer, error) {
-	key, err := loadCurrentKey(a.Dir, a.Meta, a.Secrets)
+	key, err := loadCurrentKey(a.Dir, a.Meta, a.secrets)
 	if err != nil {
 		return nil, err
 	}

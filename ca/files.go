@@ -131,7 +131,7 @@ func ensureHome(dir string) error {
 // content or the new, never a mix: it writes a temporary file in the same
 // folder, syncs it, renames it over path and syncs the folder.
 func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	tmp, err := writeTemp(OutputFile{Path: path, Data: data, Perm: perm})
+	tmp, err := writeTemp(outputFile{Path: path, Data: data, Perm: perm})
 	if err != nil {
 		return err
 	}

@@ -178,7 +178,7 @@ func Import(dir string, root *ImportedRoot, opts ImportOptions) (*Authority, err
 	if err != nil {
 		return nil, err
 	}
-	a := &Authority{Dir: dir, Cert: root.Cert, CertPEM: certPEM, Meta: meta, Secrets: opts.Secrets, now: time.Now, rand: rand.Reader}
+	a := &Authority{Dir: dir, Cert: root.Cert, CertPEM: certPEM, Meta: meta, secrets: opts.Secrets, now: time.Now, rand: rand.Reader}
 	a.keyOnce.Do(func() { a.key = root.Key })
 	return a, nil
 }

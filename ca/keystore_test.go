@@ -93,7 +93,7 @@ func loadWith(t *testing.T, dir string, sec Secrets) *Authority {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.Secrets = sec
+	a.secrets = sec
 	return a
 }
 

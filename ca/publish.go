@@ -13,8 +13,8 @@ import (
 	"strings"
 )
 
-// OutputFile is one file written when a certificate is published.
-type OutputFile struct {
+// outputFile is one file written when a certificate is published.
+type outputFile struct {
 	Path string
 	Data []byte
 	Perm fs.FileMode
@@ -34,14 +34,14 @@ type journal struct {
 
 const pendingPrefix = "pending-"
 
-// Publish writes files and adds entry to the record as one unit that
+// publish writes files and adds entry to the record as one unit that
 // survives crashes and concurrent devca processes. Every file is first
 // written and synced under a temporary name next to its final path; then,
 // under the CA home's lock, a journal of the renames is saved, the record is
 // updated and the files are renamed into place. A process killed at any point
 // leaves either nothing visible or a journal that the next Load completes, so
 // a certificate never sits next to a key that is not its own.
-func (a *Authority) Publish(files []OutputFile, entry Issued) error {
+func (a *Authority) publish(files []outputFile, entry Issued) error {
 	j := journal{Issued: &entry}
 	cleanup := func() {
 		for _, r := range j.Renames {
@@ -85,7 +85,7 @@ func (a *Authority) Publish(files []OutputFile, entry Issued) error {
 
 // writeTemp writes f's data to a synced temporary file in f's folder, with
 // f's permissions set before any data lands (CreateTemp makes it 0600).
-func writeTemp(f OutputFile) (string, error) {
+func writeTemp(f outputFile) (string, error) {
 	dir, base := filepath.Split(f.Path)
 	if dir == "" {
 		dir = "."

@@ -29,7 +29,7 @@ type Issued struct {
 	// CSRFile is set for signed requests: renew re-signs the same request.
 	CSRFile string `json:"csr_file,omitempty"`
 	// CertSHA256, KeySHA256 and P12SHA256 are digests of the files as
-	// written (see ContentSHA256), so that renew replaces a file only while
+	// written (see contentSHA256), so that renew replaces a file only while
 	// it is unchanged. Records written before devca kept them
 	// lack them.
 	CertSHA256 string `json:"cert_sha256,omitempty"`
@@ -74,6 +74,23 @@ func (a *Authority) Record() ([]Issued, error) {
 	return entries, nil
 }
 
+// Lookup returns the recorded certificate with serial (lower-case hex, as
+// in [Issued.Serial]), with ReplacedBy filled in, and false when the record
+// has none. It reads the whole record today; callers that look up often (an
+// ACME server) go through Lookup so that an index can be added behind it.
+func (a *Authority) Lookup(serial string) (Issued, bool, error) {
+	entries, err := a.Record()
+	if err != nil {
+		return Issued{}, false, err
+	}
+	for i := len(entries) - 1; i >= 0; i-- {
+		if entries[i].Serial == serial {
+			return entries[i], true, nil
+		}
+	}
+	return Issued{}, false, nil
+}
+
 // noteRecordWarnings keeps the warnings not reported yet, so that a command
 // reading the record several times reports each damaged line once.
 func (a *Authority) noteRecordWarnings(ws []RecordWarning) {
@@ -116,9 +133,9 @@ func (a *Authority) addEntry(e Issued) error {
 // addEntryLocked is addEntry for callers that hold the home's lock.
 func (a *Authority) addEntryLocked(e Issued) error { return appendRecord(a.Dir, e) }
 
-// NewIssued describes a freshly issued leaf for the record; the caller fills
+// newIssued describes a freshly issued leaf for the record; the caller fills
 // in where its files went.
-func NewIssued(leaf *Leaf, names Names, issuedAt time.Time) Issued {
+func newIssued(leaf *Leaf, names Names, issuedAt time.Time) Issued {
 	return Issued{
 		Serial:      leaf.Cert.SerialNumber.Text(16),
 		Names:       names.Values(),
@@ -148,33 +165,33 @@ func (a *Authority) WrittenFiles() (map[string]bool, error) {
 	return files, nil
 }
 
-// ContentSHA256 is the digest the record keeps of a written file: the
+// contentSHA256 is the digest the record keeps of a written file: the
 // SHA-256 of its contents in lower-case hex.
-func ContentSHA256(data []byte) string {
+func contentSHA256(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }
 
-// SetDigests records the digest of each of files that e names as its
+// setDigests records the digest of each of files that e names as its
 // certificate, key or PKCS#12 file.
-func (e *Issued) SetDigests(files []OutputFile) {
+func (e *Issued) setDigests(files []outputFile) {
 	for _, f := range files {
 		switch f.Path {
 		case "":
 		case e.CertFile:
-			e.CertSHA256 = ContentSHA256(f.Data)
+			e.CertSHA256 = contentSHA256(f.Data)
 		case e.KeyFile:
-			e.KeySHA256 = ContentSHA256(f.Data)
+			e.KeySHA256 = contentSHA256(f.Data)
 		case e.P12File:
-			e.P12SHA256 = ContentSHA256(f.Data)
+			e.P12SHA256 = contentSHA256(f.Data)
 		}
 	}
 }
 
-// KeyMatchesCert reports whether keyPEM holds the private key of cert. It
+// keyMatchesCert reports whether keyPEM holds the private key of cert. It
 // tells whether a key file recorded before devca kept digests still holds
 // the key devca wrote.
-func KeyMatchesCert(keyPEM []byte, cert *x509.Certificate) bool {
+func keyMatchesCert(keyPEM []byte, cert *x509.Certificate) bool {
 	key, err := parseKeyPEM(keyPEM)
 	return err == nil && publicKeysEqual(key.Public(), cert.PublicKey)
 }

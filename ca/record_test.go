@@ -23,7 +23,7 @@ func TestRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	e := NewIssued(leaf, names, now)
+	e := newIssued(leaf, names, now)
 	if e.Serial != leaf.Cert.SerialNumber.Text(16) || !slices.Equal(e.Names, []string{"app.test", "127.0.0.1"}) ||
 		e.Fingerprint != Fingerprint(leaf.Cert) || e.KeyType != string(RSA2048) ||
 		!e.NotAfter.Equal(leaf.Cert.NotAfter) || !e.IssuedAt.Equal(now.UTC().Truncate(time.Second)) || !e.Current() {

@@ -158,7 +158,7 @@ func TestRecoverPendingRecordsEntry(t *testing.T) {
 	a := newTestCA(t, ECDSAP256)
 	out := t.TempDir()
 	final := filepath.Join(out, "app.pem")
-	tmp, err := writeTemp(OutputFile{Path: final, Data: []byte("cert"), Perm: CertPerm})
+	tmp, err := writeTemp(outputFile{Path: final, Data: []byte("cert"), Perm: CertPerm})
 	if err != nil {
 		t.Fatal(err)
 	}
