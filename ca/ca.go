@@ -17,7 +17,7 @@
 // (a PKCS#12 file encrypted with a random secret held in the operating
 // system's [Keyring]), [StoragePassphrase] (the same file, its password derived
 // from a passphrase with scrypt) or [StorageFile] (plain PKCS#8 PEM, mode
-// 0600). [Secrets] supplies the keyring and the passphrase; [Authority.MoveKey]
+// 0600). [Secrets] (see [WithSecrets]) supplies the keyring and the passphrase; [Authority.MoveKey]
 // moves a key between storages without changing the root, and [Import]
 // adopts a root made elsewhere, such as mkcert's ([ReadMkcertCA]) or one
 // written by [Authority.ExportP12].
@@ -25,8 +25,8 @@
 // # Name constraints
 //
 // By default a root carries a critical name constraints extension that
-// permits only development names ([DefaultPermittedDomains] and
-// [DefaultPermittedRanges]). A leaked devca key therefore cannot impersonate
+// permits only development names (the default permitted domains and
+// ranges, see [DefaultConstraints]). A leaked devca key therefore cannot impersonate
 // real websites. [Authority.Issue] checks names against the constraints
 // before signing, so a refused name never produces a certificate.
 //
@@ -62,9 +62,9 @@ var ErrNoCA = errors.New("no CA found")
 // ErrExists means Create found a CA already in the home.
 var ErrExists = errors.New("a CA already exists")
 
-// RootLifetime is how long a new root is valid: long enough that nobody has
+// rootLifetime is how long a new root is valid: long enough that nobody has
 // to re-trust it during a project, short enough to be retired eventually.
-const RootLifetime = 10 * 365 * 24 * time.Hour
+const rootLifetime = 10 * 365 * 24 * time.Hour
 
 // Meta is what the CA home records about its CA besides the certificate.
 type Meta struct {
@@ -95,9 +95,9 @@ type Authority struct {
 	Cert    *x509.Certificate
 	CertPEM []byte
 	Meta    Meta
-	// Secrets unlocks a key kept in keyring or passphrase storage. Set it
-	// before the first call to Signer.
-	Secrets Secrets
+
+	// secrets unlocks a key kept in keyring or passphrase storage.
+	secrets Secrets
 
 	keyOnce sync.Once
 	key     crypto.Signer
@@ -186,7 +186,7 @@ func Create(dir string, opts CreateOptions) (*Authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Authority{Dir: dir, Cert: cert, CertPEM: certPEM, Meta: meta, Secrets: opts.Secrets, now: opts.Now, rand: opts.Rand}
+	a := &Authority{Dir: dir, Cert: cert, CertPEM: certPEM, Meta: meta, secrets: opts.Secrets, now: opts.Now, rand: opts.Rand}
 	a.keyOnce.Do(func() { a.key = key })
 	return a, nil
 }
@@ -215,7 +215,7 @@ func rootTemplate(pub crypto.PublicKey, opts CreateOptions, now time.Time) (*x50
 			SerialNumber: serial.Text(16)[:16],
 		},
 		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(RootLifetime),
+		NotAfter:              now.Add(rootLifetime),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -261,10 +261,26 @@ func randomSerial(r io.Reader) (*big.Int, error) {
 	}
 }
 
+// Option configures a loaded CA (see [Load]).
+type Option func(*Authority)
+
+// WithSecrets unlocks a root key kept in keyring or passphrase storage: the
+// keyring to use and how to get the passphrase. Without it, Load uses the
+// system keyring and cannot get a passphrase.
+func WithSecrets(s Secrets) Option { return func(a *Authority) { a.secrets = s } }
+
+// WithClock sets the clock certificates are issued by; the default is
+// time.Now.
+func WithClock(now func() time.Time) Option { return func(a *Authority) { a.now = now } }
+
+// WithRand sets the randomness of keys and serial numbers; the default is
+// crypto/rand.
+func WithRand(r io.Reader) Option { return func(a *Authority) { a.rand = r } }
+
 // Load opens the CA in dir. It checks the folder's and key file's
 // permissions and that the root is a CA certificate; the key itself is read
 // on first use, so commands that only show the root need no secret.
-func Load(dir string) (*Authority, error) {
+func Load(dir string, opts ...Option) (*Authority, error) {
 	if err := checkHomeDir(dir); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%w in %q", ErrNoCA, dir)
@@ -306,6 +322,9 @@ func Load(dir string) (*Authority, error) {
 		return nil, fmt.Errorf("root certificate %q is not the one this CA home created (fingerprint %s, recorded %s): it was replaced", certPath, Fingerprint(cert), meta.Fingerprint)
 	}
 	a := &Authority{Dir: dir, Cert: cert, CertPEM: certPEM, Meta: meta, now: time.Now, rand: rand.Reader}
+	for _, o := range opts {
+		o(a)
+	}
 	if meta.KeyStorage == StorageFile {
 		if err := checkKeyFile(filepath.Join(dir, RootKeyFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
@@ -324,7 +343,7 @@ func (a *Authority) Signer() (crypto.Signer, error) {
 }
 
 func (a *Authority) loadKey() (crypto.Signer, error) {
-	key, err := loadCurrentKey(a.Dir, a.Meta, a.Secrets)
+	key, err := loadCurrentKey(a.Dir, a.Meta, a.secrets)
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +364,7 @@ func writeMeta(dir string, m Meta) error {
 	if err != nil {
 		return fmt.Errorf("encoding CA metadata: %w", err)
 	}
-	if err := WriteFileAtomic(filepath.Join(dir, MetaFile), append(data, '\n'), CertPerm); err != nil {
+	if err := WriteFileAtomic(filepath.Join(dir, metaFile), append(data, '\n'), CertPerm); err != nil {
 		return fmt.Errorf("saving CA metadata: %w", err)
 	}
 	return nil
@@ -354,7 +373,7 @@ func writeMeta(dir string, m Meta) error {
 // readMeta reads the metadata file. A home without one (made by hand, or by
 // copying an mkcert CAROOT) is treated as a plain key file.
 func readMeta(dir string) (Meta, error) {
-	path := filepath.Join(dir, MetaFile)
+	path := filepath.Join(dir, metaFile)
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Meta{Version: 1, KeyStorage: StorageFile}, nil

@@ -121,7 +121,7 @@ func TestCreateLoadRoundTrip(t *testing.T) {
 		{dir, DirPerm},
 		{filepath.Join(dir, RootKeyFile), KeyPerm},
 		{filepath.Join(dir, RootCertFile), CertPerm},
-		{filepath.Join(dir, MetaFile), CertPerm},
+		{filepath.Join(dir, metaFile), CertPerm},
 	} {
 		if got := fileMode(t, tc.path); got != tc.want {
 			t.Errorf("mode of %s = %04o, want %04o", tc.path, got, tc.want)
@@ -134,7 +134,7 @@ func TestCreateLoadRoundTrip(t *testing.T) {
 	}
 	for _, e := range ents {
 		switch e.Name() {
-		case RootCertFile, RootKeyFile, MetaFile, lockFile:
+		case RootCertFile, RootKeyFile, metaFile, lockFile:
 		default:
 			t.Errorf("unexpected file %q in the CA home", e.Name())
 		}
@@ -158,7 +158,7 @@ var (
 )
 
 func TestRootProfile(t *testing.T) {
-	for _, kt := range KeyTypes {
+	for _, kt := range keyTypes {
 		t.Run("ok/"+string(kt), func(t *testing.T) {
 			t.Parallel()
 			before := time.Now()
@@ -189,10 +189,10 @@ func TestRootProfile(t *testing.T) {
 			if !c.PermittedDNSDomainsCritical {
 				t.Error("name constraints not critical")
 			}
-			if got, want := strings.Join(c.PermittedDNSDomains, " "), strings.Join(DefaultPermittedDomains, " "); got != want {
+			if got, want := strings.Join(c.PermittedDNSDomains, " "), strings.Join(defaultPermittedDomains, " "); got != want {
 				t.Errorf("permitted DNS domains %q, want %q", got, want)
 			}
-			if len(c.PermittedIPRanges) != len(DefaultPermittedRanges) {
+			if len(c.PermittedIPRanges) != len(defaultPermittedRanges) {
 				t.Errorf("permitted IP ranges %v", c.PermittedIPRanges)
 			}
 
@@ -210,7 +210,7 @@ func TestRootProfile(t *testing.T) {
 			if n := c.SerialNumber.BitLen(); n > 128 || n < 64 || c.SerialNumber.Sign() <= 0 {
 				t.Errorf("serial %x has %d bits; want a positive random 128-bit number", c.SerialNumber, n)
 			}
-			if d := c.NotAfter.Sub(c.NotBefore); d < RootLifetime || d > RootLifetime+2*time.Hour {
+			if d := c.NotAfter.Sub(c.NotBefore); d < rootLifetime || d > rootLifetime+2*time.Hour {
 				t.Errorf("root validity %v, want about 10 years", d)
 			}
 			if c.NotBefore.After(before) {
@@ -408,11 +408,11 @@ func TestLoadRefuses(t *testing.T) {
 		{
 			name: "fail/garbage metadata",
 			setup: func(t *testing.T, dir string) {
-				if err := os.WriteFile(filepath.Join(dir, MetaFile), []byte("{"), 0o644); err != nil {
+				if err := os.WriteFile(filepath.Join(dir, metaFile), []byte("{"), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			},
-			want: MetaFile,
+			want: metaFile,
 		},
 		{
 			name: "fail/home is a file",
@@ -488,7 +488,7 @@ func TestSignerRefusesForeignOrMissingKey(t *testing.T) {
 			}
 		}, "no PEM private key"},
 		{"fail/unknown key storage", func(t *testing.T, dir string) {
-			if err := os.WriteFile(filepath.Join(dir, MetaFile), []byte(`{"version":1,"key_storage":"hsm"}`), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, metaFile), []byte(`{"version":1,"key_storage":"hsm"}`), 0o644); err != nil {
 				t.Fatal(err)
 			}
 		}, "unknown key storage"},
@@ -514,7 +514,7 @@ func TestSignerRefusesForeignOrMissingKey(t *testing.T) {
 // A home copied from an mkcert CAROOT has no ca.json; it loads as a file key.
 func TestLoadWithoutMetadata(t *testing.T) {
 	a := newTestCA(t, ECDSAP256)
-	if err := os.Remove(filepath.Join(a.Dir, MetaFile)); err != nil {
+	if err := os.Remove(filepath.Join(a.Dir, metaFile)); err != nil {
 		t.Fatal(err)
 	}
 	b, err := Load(a.Dir)

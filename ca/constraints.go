@@ -10,17 +10,17 @@ import (
 	"golang.org/x/net/publicsuffix"
 )
 
-// DefaultPermittedDomains are the DNS names a devca root may certify unless
+// defaultPermittedDomains are the DNS names a devca root may certify unless
 // told otherwise: names reserved for testing and local use (RFC 2606, RFC
 // 6761, RFC 6762, RFC 8375 and ICANN's .internal), so that a leaked root key
 // cannot impersonate a real website.
-var DefaultPermittedDomains = []string{
+var defaultPermittedDomains = []string{
 	"localhost", "test", "example", "invalid", "local", "internal", "home.arpa",
 }
 
-// DefaultPermittedRanges are the IP ranges a devca root may certify unless
+// defaultPermittedRanges are the IP ranges a devca root may certify unless
 // told otherwise: loopback, private (RFC 1918, RFC 4193) and link-local.
-var DefaultPermittedRanges = []string{
+var defaultPermittedRanges = []string{
 	"127.0.0.0/8", "::1/128",
 	"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16",
 	"fc00::/7", "fe80::/10",
@@ -52,8 +52,8 @@ func DefaultConstraintsAllowingPublic(permit []string) (Constraints, error) {
 }
 
 func defaultConstraints(permit []string, allowPublic bool) (Constraints, error) {
-	c := Constraints{Domains: append([]string(nil), DefaultPermittedDomains...)}
-	for _, r := range DefaultPermittedRanges {
+	c := Constraints{Domains: append([]string(nil), defaultPermittedDomains...)}
+	for _, r := range defaultPermittedRanges {
 		c.Ranges = append(c.Ranges, netip.MustParsePrefix(r))
 	}
 	for _, p := range permit {
@@ -183,7 +183,7 @@ func publicRange(r netip.Prefix) *PublicPermitError {
 // holds s3.amazonaws.com) is not caught: the library answers for one name at a
 // time and cannot list what lies below a domain.
 func publicDomain(d string) *PublicPermitError {
-	for _, dev := range DefaultPermittedDomains {
+	for _, dev := range defaultPermittedDomains {
 		if d == dev || strings.HasSuffix(d, "."+dev) {
 			return nil
 		}

@@ -19,20 +19,20 @@ func TestDefaultConstraints(t *testing.T) {
 	if !c.Constrained() {
 		t.Fatal("default constraints constrain nothing")
 	}
-	if !slices.Equal(c.Domains, DefaultPermittedDomains) {
-		t.Errorf("Domains = %q, want %q", c.Domains, DefaultPermittedDomains)
+	if !slices.Equal(c.Domains, defaultPermittedDomains) {
+		t.Errorf("Domains = %q, want %q", c.Domains, defaultPermittedDomains)
 	}
 	var ranges []string
 	for _, r := range c.Ranges {
 		ranges = append(ranges, r.String())
 	}
-	if !slices.Equal(ranges, DefaultPermittedRanges) {
-		t.Errorf("Ranges = %q, want %q", ranges, DefaultPermittedRanges)
+	if !slices.Equal(ranges, defaultPermittedRanges) {
+		t.Errorf("Ranges = %q, want %q", ranges, defaultPermittedRanges)
 	}
 	// The defaults are copied, not aliased: widening one set must not
 	// widen the package's defaults.
 	c.Domains[0] = "com"
-	if DefaultPermittedDomains[0] == "com" {
+	if defaultPermittedDomains[0] == "com" {
 		t.Fatal("DefaultConstraints aliases DefaultPermittedDomains")
 	}
 	if s := (Constraints{}).String(); !strings.Contains(s, "none") {
@@ -73,7 +73,7 @@ func TestDefaultConstraintsPermit(t *testing.T) {
 			if tc.prefix != "" && !slices.Contains(c.Ranges, netip.MustParsePrefix(tc.prefix)) {
 				t.Errorf("Ranges = %v, want %s added", c.Ranges, tc.prefix)
 			}
-			for _, d := range DefaultPermittedDomains {
+			for _, d := range defaultPermittedDomains {
 				if !slices.Contains(c.Domains, d) {
 					t.Errorf("--permit dropped the default %q", d)
 				}
@@ -86,7 +86,7 @@ func TestDefaultConstraintsPermit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(c.Domains) != len(DefaultPermittedDomains)+1 {
+		if len(c.Domains) != len(defaultPermittedDomains)+1 {
 			t.Errorf("Domains = %q", c.Domains)
 		}
 	})

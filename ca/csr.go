@@ -68,25 +68,6 @@ func CSRNames(csr *x509.CertificateRequest) (Names, []string, error) {
 	return ParseNames(raw)
 }
 
-// SignCSR issues a certificate for the public key and names in csr. Nothing
-// else in the request is honoured: requested extensions such as
-// basicConstraints CA:TRUE or key usages are ignored, and the leaf gets the
-// same profile as Issue gives.
-func (a *Authority) SignCSR(csr *x509.CertificateRequest, days int, client bool) (*Leaf, []string, error) {
-	names, warnings, err := CSRNames(csr)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := checkPublicKey(csr.PublicKey); err != nil {
-		return nil, nil, fmt.Errorf("checking the request's key: %w", err)
-	}
-	leaf, err := a.Issue(LeafRequest{Names: names, PublicKey: csr.PublicKey, Days: days, Client: client})
-	if err != nil {
-		return nil, nil, err
-	}
-	return leaf, warnings, nil
-}
-
 // sanKinds names the GeneralName choices (RFC 5280, section 4.2.1.6) that
 // crypto/x509 skips when it parses a request, by context tag number.
 var sanKinds = map[uint8]string{

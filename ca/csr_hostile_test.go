@@ -87,7 +87,7 @@ func TestSignCSRHostileCorpus(t *testing.T) {
 			csr, err := ParseCSR(tc.der())
 			var leaf *Leaf
 			if err == nil {
-				leaf, _, err = auth.SignCSR(csr, 0, false)
+				leaf, _, err = signCSR(auth, csr, 0, false)
 			}
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {

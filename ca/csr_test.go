@@ -139,7 +139,7 @@ func TestSignCSRIgnoresRequestedExtensions(t *testing.T) {
 		t.Errorf("IgnoredExtensions lists the honoured SAN extension: %q", ignored)
 	}
 
-	leaf, warnings, err := a.SignCSR(csr, 0, false)
+	leaf, warnings, err := signCSR(a, csr, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestSignCSR(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			leaf, _, err := a.SignCSR(csr, tc.days, tc.client)
+			leaf, _, err := signCSR(a, csr, tc.days, tc.client)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -273,7 +273,7 @@ func TestSignCSR(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			leaf, _, err := a.SignCSR(csr, 0, false)
+			leaf, _, err := signCSR(a, csr, 0, false)
 			if err == nil {
 				t.Fatalf("SignCSR issued %v", leaf.Cert.DNSNames)
 			}
@@ -285,4 +285,14 @@ func TestSignCSR(t *testing.T) {
 			}
 		})
 	}
+}
+
+// signCSR signs csr with no output files, as the older SignCSR did, and
+// returns the leaf and the name warnings.
+func signCSR(a *Authority, csr *x509.CertificateRequest, days int, client bool) (*Leaf, []string, error) {
+	is, err := a.SignCSR(CSRRequest{CSR: csr, Days: days, Client: client}, Files{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return is.Leaf, is.Warnings, nil
 }

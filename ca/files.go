@@ -16,8 +16,8 @@ import (
 const (
 	RootCertFile = "rootCA.pem"
 	RootKeyFile  = "rootCA-key.pem"
-	MetaFile     = "ca.json"
-	RecordFile   = "issued.jsonl"
+	metaFile     = "ca.json"
+	recordFile   = "issued.jsonl"
 	lockFile     = ".lock"
 )
 
@@ -131,7 +131,7 @@ func ensureHome(dir string) error {
 // content or the new, never a mix: it writes a temporary file in the same
 // folder, syncs it, renames it over path and syncs the folder.
 func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	tmp, err := writeTemp(OutputFile{Path: path, Data: data, Perm: perm})
+	tmp, err := writeTemp(outputFile{Path: path, Data: data, Perm: perm})
 	if err != nil {
 		return err
 	}
@@ -250,7 +250,7 @@ func rootFileBase(name string) (base string, temporary bool) {
 			return "", false
 		}
 	}
-	if base == RootCertFile || base == RootKeyFile || base == MetaFile || validKeyFileName(base) {
+	if base == RootCertFile || base == RootKeyFile || base == metaFile || validKeyFileName(base) {
 		return base, temporary
 	}
 	return "", false

@@ -42,7 +42,7 @@ func FuzzSignCSR(f *testing.F) {
 		if err != nil {
 			return
 		}
-		leaf, _, err := auth.SignCSR(csr, 0, false)
+		leaf, _, err := signCSR(auth, csr, 0, false)
 		if err != nil {
 			return
 		}

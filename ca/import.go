@@ -14,9 +14,9 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 )
 
-// Root is an existing root certificate with its private key, to adopt as a
+// ImportedRoot is an existing root certificate with its private key, to adopt as a
 // CA with [Import].
-type Root struct {
+type ImportedRoot struct {
 	Cert *x509.Certificate
 	Key  crypto.Signer
 	// From says where the root came from ("mkcert CAROOT /path", "PKCS#12
@@ -46,7 +46,9 @@ func MkcertCAROOT(getenv func(string) string, goos string) (string, error) {
 			return filepath.Join(home, "Library", "Application Support", "mkcert"), nil
 		}
 	default:
-		if dir := getenv("XDG_DATA_HOME"); dir != "" {
+		// As in DefaultHome: the XDG Base Directory Specification calls
+		// a relative XDG_DATA_HOME invalid, to be ignored.
+		if dir := getenv("XDG_DATA_HOME"); filepath.IsAbs(dir) {
 			return filepath.Join(dir, "mkcert"), nil
 		}
 		if home := getenv("HOME"); home != "" {
@@ -58,7 +60,7 @@ func MkcertCAROOT(getenv func(string) string, goos string) (string, error) {
 
 // ReadMkcertCA reads the root and key mkcert keeps in dir (its CAROOT). It
 // only reads: the files are left as they are.
-func ReadMkcertCA(dir string) (*Root, error) {
+func ReadMkcertCA(dir string) (*ImportedRoot, error) {
 	certPath := filepath.Join(dir, mkcertCertFile)
 	certPEM, err := ReadInputFile(certPath, MaxInputFile)
 	if err != nil {
@@ -87,13 +89,13 @@ func ReadMkcertCA(dir string) (*Root, error) {
 	if err != nil {
 		abs = dir
 	}
-	return &Root{Cert: cert, Key: key, From: "mkcert CAROOT " + abs}, nil
+	return &ImportedRoot{Cert: cert, Key: key, From: "mkcert CAROOT " + abs}, nil
 }
 
 // DecodeP12 reads a root and its key from a PKCS#12 file, as [ExportP12]
 // writes them. A wrong password returns an error wrapping
 // [pkcs12.ErrIncorrectPassword].
-func DecodeP12(data []byte, password string) (*Root, error) {
+func DecodeP12(data []byte, password string) (*ImportedRoot, error) {
 	priv, cert, chain, err := pkcs12.DecodeChain(data, password)
 	if err != nil {
 		return nil, fmt.Errorf("decoding PKCS#12: %w", err)
@@ -108,7 +110,7 @@ func DecodeP12(data []byte, password string) (*Root, error) {
 			if !c.IsCA || !c.BasicConstraintsValid {
 				return nil, fmt.Errorf("decoding PKCS#12: its certificate %q is not a CA certificate", c.Subject.CommonName)
 			}
-			return &Root{Cert: c, Key: key}, nil
+			return &ImportedRoot{Cert: c, Key: key}, nil
 		}
 	}
 	return nil, errors.New("decoding PKCS#12: no certificate in it matches its private key")
@@ -118,7 +120,7 @@ func DecodeP12(data []byte, password string) (*Root, error) {
 var ErrIncorrectPassword = pkcs12.ErrIncorrectPassword
 
 // check refuses roots devca cannot sign with.
-func (r *Root) check(now time.Time) error {
+func (r *ImportedRoot) check(now time.Time) error {
 	c := r.Cert
 	if !c.BasicConstraintsValid || !c.IsCA {
 		return fmt.Errorf("%q is not a CA certificate", c.Subject.CommonName)
@@ -151,7 +153,7 @@ type ImportOptions struct {
 // key in the chosen storage. Like [Create] it refuses with ErrExists when dir
 // already holds a root. The root is taken as it is: one made by another tool
 // usually has no name constraints.
-func Import(dir string, root *Root, opts ImportOptions) (*Authority, error) {
+func Import(dir string, root *ImportedRoot, opts ImportOptions) (*Authority, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -176,7 +178,7 @@ func Import(dir string, root *Root, opts ImportOptions) (*Authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Authority{Dir: dir, Cert: root.Cert, CertPEM: certPEM, Meta: meta, Secrets: opts.Secrets, now: time.Now, rand: rand.Reader}
+	a := &Authority{Dir: dir, Cert: root.Cert, CertPEM: certPEM, Meta: meta, secrets: opts.Secrets, now: time.Now, rand: rand.Reader}
 	a.keyOnce.Do(func() { a.key = root.Key })
 	return a, nil
 }

@@ -55,7 +55,7 @@ func TestExportImportP12(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leafP12, err := EncodeP12(leaf, src.Cert, "changeit", false)
+	leafP12, err := encodeP12(leaf, src.Cert, "changeit", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,6 +202,9 @@ func TestMkcertCAROOT(t *testing.T) {
 	}{
 		{map[string]string{"CAROOT": "/ca", "HOME": "/h"}, "linux", "/ca"},
 		{map[string]string{"XDG_DATA_HOME": "/x", "HOME": "/h"}, "linux", "/x/mkcert"},
+		// Relative values are invalid under the XDG spec and ignored.
+		{map[string]string{"XDG_DATA_HOME": "x", "HOME": "/h"}, "linux", "/h/.local/share/mkcert"},
+		{map[string]string{"XDG_DATA_HOME": "./x", "HOME": "/h"}, "linux", "/h/.local/share/mkcert"},
 		{map[string]string{"HOME": "/h"}, "linux", "/h/.local/share/mkcert"},
 		{map[string]string{"HOME": "/h"}, "darwin", "/h/Library/Application Support/mkcert"},
 		{map[string]string{"LocalAppData": `C:\Users\u\AppData\Local`}, "windows", filepath.Join(`C:\Users\u\AppData\Local`, "mkcert")},
@@ -213,5 +216,36 @@ func TestMkcertCAROOT(t *testing.T) {
 	}
 	if _, err := MkcertCAROOT(func(string) string { return "" }, "linux"); err == nil {
 		t.Error("no HOME: want an error")
+	}
+}
+
+// TestDataHomesAgree checks that devca's home and mkcert's CAROOT come from
+// the same per-user data folder, whatever XDG_DATA_HOME holds: they once
+// disagreed on a relative value, which the XDG spec says to ignore.
+func TestDataHomesAgree(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"absolute XDG_DATA_HOME", map[string]string{"XDG_DATA_HOME": "/x", "HOME": "/h"}, "/x"},
+		{"relative XDG_DATA_HOME", map[string]string{"XDG_DATA_HOME": "x", "HOME": "/h"}, "/h/.local/share"},
+		{"dot XDG_DATA_HOME", map[string]string{"XDG_DATA_HOME": ".", "HOME": "/h"}, "/h/.local/share"},
+		{"empty XDG_DATA_HOME", map[string]string{"XDG_DATA_HOME": "", "HOME": "/h"}, "/h/.local/share"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			getenv := func(k string) string { return tc.env[k] }
+			home, err := DefaultHome(getenv, "linux")
+			if err != nil {
+				t.Fatal(err)
+			}
+			caroot, err := MkcertCAROOT(getenv, "linux")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if filepath.Dir(home) != tc.want || filepath.Dir(caroot) != tc.want {
+				t.Errorf("DefaultHome = %q, MkcertCAROOT = %q; want both in %q", home, caroot, tc.want)
+			}
+		})
 	}
 }

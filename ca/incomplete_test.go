@@ -39,11 +39,11 @@ func TestIncompleteHome(t *testing.T) {
 		want  []string // IncompleteError.Files; nil means ErrNoCA
 	}{
 		{"ok/empty", nil, nil},
-		{"ok/only the record", []string{RecordFile}, nil},
+		{"ok/only the record", []string{recordFile}, nil},
 		{"ok/only a temporary copy", []string{".rootCA-key.pem.tmp-1"}, nil},
-		{"fail/key and metadata", []string{RootKeyFile, MetaFile}, []string{MetaFile, RootKeyFile}},
+		{"fail/key and metadata", []string{RootKeyFile, metaFile}, []string{metaFile, RootKeyFile}},
 		{"fail/key", []string{RootKeyFile}, []string{RootKeyFile}},
-		{"fail/metadata", []string{MetaFile, RecordFile}, []string{MetaFile}},
+		{"fail/metadata", []string{metaFile, recordFile}, []string{metaFile}},
 		{"fail/encrypted key", []string{"rootCA-key.0123456789abcdef.p12"}, []string{"rootCA-key.0123456789abcdef.p12"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,7 +72,7 @@ func TestIncompleteHome(t *testing.T) {
 			if !errors.As(err, &inc) || !slices.Equal(inc.Files, tc.want) || inc.Dir != home {
 				t.Fatalf("Load = %#v, want an IncompleteError for %v", err, tc.want)
 			}
-			if slices.Contains(tc.files, MetaFile) && inc.Fingerprint != full.Meta.Fingerprint {
+			if slices.Contains(tc.files, metaFile) && inc.Fingerprint != full.Meta.Fingerprint {
 				t.Errorf("Fingerprint = %q, want ca.json's %q", inc.Fingerprint, full.Meta.Fingerprint)
 			}
 			before := listHome(t, home)
@@ -80,7 +80,7 @@ func TestIncompleteHome(t *testing.T) {
 				t.Errorf("Create = %v, want an IncompleteError", err)
 			}
 			key, _ := full.Signer()
-			if _, err := Import(home, &Root{Cert: full.Cert, Key: key}, ImportOptions{}); !errors.As(err, &inc) {
+			if _, err := Import(home, &ImportedRoot{Cert: full.Cert, Key: key}, ImportOptions{}); !errors.As(err, &inc) {
 				t.Errorf("Import = %v, want an IncompleteError", err)
 			}
 			if after := listHome(t, home); !slices.Equal(after, before) {
@@ -115,7 +115,7 @@ func listHome(t *testing.T, dir string) []string {
 // the lock is looking at a Create in progress: it waits and loads the CA.
 func TestLoadWaitsForCreate(t *testing.T) {
 	full := newTestCA(t, ECDSAP256)
-	home := copyHome(t, full.Dir, RootKeyFile, MetaFile)
+	home := copyHome(t, full.Dir, RootKeyFile, metaFile)
 	unlock, err := lockHome(home)
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +138,7 @@ func TestLoadWaitsForCreate(t *testing.T) {
 func TestRootFiles(t *testing.T) {
 	home := t.TempDir()
 	for _, n := range []string{
-		RootCertFile, RootKeyFile, MetaFile, RecordFile, lockFile, "rootCA-key.0123456789abcdef.p12",
+		RootCertFile, RootKeyFile, metaFile, recordFile, lockFile, "rootCA-key.0123456789abcdef.p12",
 		".rootCA-key.pem.tmp-1", ".ca.json.tmp-2", ".rootCA.pem.tmp-3", ".rootCA-key.0123456789abcdef.p12.tmp-4",
 		".issued.jsonl.tmp-5", "pending-00.json", "rootCA-key.x/y.p12", "trust.json", "notes.txt", ".rootCA.pem",
 	} {
@@ -152,7 +152,7 @@ func TestRootFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{".ca.json.tmp-2", ".rootCA-key.0123456789abcdef.p12.tmp-4", ".rootCA-key.pem.tmp-1", ".rootCA.pem.tmp-3",
-		MetaFile, "rootCA-key.0123456789abcdef.p12", RootKeyFile, RootCertFile}
+		metaFile, "rootCA-key.0123456789abcdef.p12", RootKeyFile, RootCertFile}
 	if !slices.Equal(got, want) {
 		t.Errorf("RootFiles = %v\nwant %v", got, want)
 	}

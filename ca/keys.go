@@ -32,8 +32,8 @@ const (
 // DefaultKeyType is used when no key type is asked for.
 const DefaultKeyType = ECDSAP256
 
-// KeyTypes lists every supported key type, default first.
-var KeyTypes = []KeyType{ECDSAP256, ECDSAP384, RSA2048, RSA3072, RSA4096}
+// keyTypes lists every supported key type, default first.
+var keyTypes = []KeyType{ECDSAP256, ECDSAP384, RSA2048, RSA3072, RSA4096}
 
 // ParseKeyType turns a user's spelling into a KeyType. The empty string means
 // the default.
@@ -41,13 +41,13 @@ func ParseKeyType(s string) (KeyType, error) {
 	if s == "" {
 		return DefaultKeyType, nil
 	}
-	for _, kt := range KeyTypes {
+	for _, kt := range keyTypes {
 		if strings.EqualFold(s, string(kt)) {
 			return kt, nil
 		}
 	}
-	names := make([]string, len(KeyTypes))
-	for i, kt := range KeyTypes {
+	names := make([]string, len(keyTypes))
+	for i, kt := range keyTypes {
 		names[i] = string(kt)
 	}
 	return "", fmt.Errorf("unknown key type %q (choose one of %s)", s, strings.Join(names, ", "))

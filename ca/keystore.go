@@ -41,12 +41,12 @@ const (
 	StorageFile KeyStorage = "file"
 )
 
-// KeyStorages lists every key storage, strongest first.
-var KeyStorages = []KeyStorage{StorageKeyring, StoragePassphrase, StorageFile}
+// keyStorages lists every key storage, strongest first.
+var keyStorages = []KeyStorage{StorageKeyring, StoragePassphrase, StorageFile}
 
 // ParseKeyStorage turns a user's spelling into a KeyStorage.
 func ParseKeyStorage(s string) (KeyStorage, error) {
-	for _, ks := range KeyStorages {
+	for _, ks := range keyStorages {
 		if strings.EqualFold(s, string(ks)) {
 			return ks, nil
 		}
@@ -129,15 +129,11 @@ func (e *KeyringSecretMissingError) Error() string {
 // keyFiles returns the files in the home that hold the key, for retiring or
 // removing a CA.
 func (m Meta) keyFiles() []string {
-	switch m.KeyStorage {
-	case StorageFile:
-		return []string{RootKeyFile}
-	case StorageKeyring, StoragePassphrase:
-		if validKeyFileName(m.KeyFile) {
-			return []string{m.KeyFile}
-		}
+	st, err := storeOf(m.KeyStorage)
+	if err != nil {
+		return nil
 	}
-	return nil
+	return st.files(m)
 }
 
 // validKeyFileName reports whether name is one devca gives encrypted keys:
@@ -158,10 +154,6 @@ func (a *Authority) KeyringAccount() string {
 	}
 	return keyringAccount(canonicalHome(a.Dir), a.Meta.Fingerprint, a.Meta.KeyID)
 }
-
-// KeyFiles returns the names of the files in the CA home that hold the root
-// key under its current storage.
-func (a *Authority) KeyFiles() []string { return a.Meta.keyFiles() }
 
 // canonicalHome returns the path that names a CA home in the keyring: the
 // absolute path with symbolic links resolved, so that two spellings of one
@@ -208,70 +200,19 @@ func storageEncoder() *pkcs12.Encoder { return pkcs12.Modern.WithIterations(1) }
 // whatever fails, the key described by the old meta stays readable; the
 // caller switches to the returned meta by writing it.
 func saveKey(dir string, key crypto.Signer, cert *x509.Certificate, meta Meta, to KeyStorage, sec Secrets) (Meta, error) {
-	out := meta
-	out.KeyStorage = to
-	out.KeyFile, out.KeyID, out.KeyringHome, out.KDF = "", "", "", nil
-	switch to {
-	case StorageFile:
-		keyPEM, err := marshalKeyPEM(key)
-		if err != nil {
-			return Meta{}, err
-		}
-		if err := WriteFileAtomic(filepath.Join(dir, RootKeyFile), keyPEM, KeyPerm); err != nil {
-			return Meta{}, fmt.Errorf("saving root key: %w", err)
-		}
-		return out, nil
-	case StorageKeyring, StoragePassphrase:
-	default:
-		return Meta{}, fmt.Errorf("unknown key storage %q", to)
-	}
-
-	id, err := newKeyID()
+	st, err := storeOf(to)
 	if err != nil {
 		return Meta{}, err
 	}
-	out.KeyID = id
-	out.KeyFile = "rootCA-key." + id + ".p12"
-	var password string
-	if to == StorageKeyring {
-		var secret [32]byte
-		if _, err := rand.Read(secret[:]); err != nil {
-			return Meta{}, fmt.Errorf("generating keyring secret: %w", err)
-		}
-		password = hex.EncodeToString(secret[:])
-		out.KeyringHome = canonicalHome(dir)
-		account := keyringAccount(out.KeyringHome, out.Fingerprint, id)
-		if err := sec.keyring().Set(KeyringService, account, password); err != nil {
-			return Meta{}, fmt.Errorf("saving the root key's secret in the keyring: %w", err)
-		}
-	} else {
-		pass, err := sec.passphrase()
-		if err != nil {
-			return Meta{}, fmt.Errorf("protecting the root key: %w", err)
-		}
-		kdf, err := newKDFParams()
-		if err != nil {
-			return Meta{}, err
-		}
-		if password, err = kdf.derive(pass); err != nil {
-			return Meta{}, err
-		}
-		out.KDF = &kdf
-	}
-	data, err := storageEncoder().Encode(key, cert, nil, password)
-	if err != nil {
-		return Meta{}, fmt.Errorf("encrypting root key: %w", err)
-	}
-	if err := WriteFileAtomic(filepath.Join(dir, out.KeyFile), data, KeyPerm); err != nil {
-		out.discard(dir, sec)
-		return Meta{}, fmt.Errorf("saving encrypted root key: %w", err)
-	}
-	return out, nil
+	out := meta
+	out.KeyStorage = to
+	out.KeyFile, out.KeyID, out.KeyringHome, out.KDF = "", "", "", nil
+	return st.store(dir, key, cert, out, sec)
 }
 
-// discard removes the key copy m describes (its encrypted file and keyring
-// entry, or the plain key file). It is used on a copy that is no longer, or
-// never became, the one in use; errors are returned for reporting only.
+// discard removes the key copy m describes (its files and keyring entry).
+// It is used on a copy that is no longer, or never became, the one in use;
+// errors are returned for reporting only.
 func (m Meta) discard(dir string, sec Secrets) error {
 	var errs []error
 	for _, name := range m.keyFiles() {
@@ -279,97 +220,19 @@ func (m Meta) discard(dir string, sec Secrets) error {
 			errs = append(errs, fmt.Errorf("removing %q: %w", name, err))
 		}
 	}
-	if m.KeyStorage == StorageKeyring && m.KeyID != "" {
-		account := keyringAccount(canonicalHome(dir), m.Fingerprint, m.KeyID)
-		if err := sec.keyring().Delete(KeyringService, account); err != nil && !errors.Is(err, ErrKeyringNotFound) {
-			errs = append(errs, fmt.Errorf("deleting keyring entry %q: %w", account, err))
-		}
+	if st, err := storeOf(m.KeyStorage); err == nil {
+		errs = append(errs, st.forget(dir, m, sec))
 	}
 	return errors.Join(errs...)
 }
 
 // loadStoredKey reads the root key of the home dir under meta's storage.
 func loadStoredKey(dir string, meta Meta, sec Secrets) (crypto.Signer, error) {
-	switch meta.KeyStorage {
-	case StorageFile:
-		return loadFileKey(dir)
-	case StorageKeyring, StoragePassphrase:
-	default:
-		return nil, fmt.Errorf("unknown key storage %q in %q", meta.KeyStorage, filepath.Join(dir, MetaFile))
-	}
-	if !validKeyFileName(meta.KeyFile) {
-		return nil, fmt.Errorf("reading root key: %q names no valid key file (%q)", filepath.Join(dir, MetaFile), meta.KeyFile)
-	}
-	path := filepath.Join(dir, meta.KeyFile)
-	if err := checkKeyFile(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("reading root key: %q is missing, so this CA cannot issue certificates", path)
-		}
-		return nil, fmt.Errorf("reading root key: %w", err)
-	}
-	data, err := os.ReadFile(path)
+	st, err := storeOf(meta.KeyStorage)
 	if err != nil {
-		return nil, fmt.Errorf("reading root key: %w", err)
+		return nil, fmt.Errorf("unknown key storage %q in %q", meta.KeyStorage, filepath.Join(dir, metaFile))
 	}
-
-	var priv any
-	var cert *x509.Certificate
-	if meta.KeyStorage == StorageKeyring {
-		home := canonicalHome(dir)
-		account := keyringAccount(home, meta.Fingerprint, meta.KeyID)
-		password, err := sec.keyring().Get(KeyringService, account)
-		if errors.Is(err, ErrKeyringNotFound) {
-			return nil, fmt.Errorf("reading root key: %w", &KeyringSecretMissingError{Home: home, CreatedIn: meta.KeyringHome, Account: account, Err: err})
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading root key's secret from the keyring: %w", err)
-		}
-		priv, cert, err = pkcs12.Decode(data, password)
-		if errors.Is(err, pkcs12.ErrIncorrectPassword) {
-			return nil, fmt.Errorf("reading root key %q: the keyring's secret does not decrypt it (the file or the keyring entry was replaced)", path)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading root key %q: %w", path, err)
-		}
-	} else {
-		if meta.KDF == nil {
-			return nil, fmt.Errorf("reading root key: %q lacks the passphrase parameters", filepath.Join(dir, MetaFile))
-		}
-		// Checked before the passphrase is asked for: a prompt that can
-		// only fail afterwards wastes the user's time.
-		if err := meta.KDF.check(); err != nil {
-			return nil, fmt.Errorf("reading root key: the passphrase parameters in %q: %w", filepath.Join(dir, MetaFile), err)
-		}
-		for attempt := 1; ; attempt++ {
-			pass, err := sec.passphrase()
-			if err != nil {
-				return nil, fmt.Errorf("reading root key (passphrase storage): %w", err)
-			}
-			password, err := meta.KDF.derive(pass)
-			if err != nil {
-				return nil, err
-			}
-			priv, cert, err = pkcs12.Decode(data, password)
-			if errors.Is(err, pkcs12.ErrIncorrectPassword) {
-				if attempt < sec.Attempts {
-					continue
-				}
-				return nil, fmt.Errorf("reading root key %q: %w", path, ErrWrongPassphrase)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("reading root key %q: %w", path, err)
-			}
-			break
-		}
-	}
-	key, ok := priv.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("reading root key %q: unsupported private key type %T", path, priv)
-	}
-	if cert != nil && !publicKeysEqual(cert.PublicKey, key.Public()) {
-		return nil, fmt.Errorf("reading root key %q: the key and certificate inside do not match", path)
-	}
-	return key, nil
+	return st.load(dir, meta, sec)
 }
 
 // loadCurrentKey reads the key meta describes. When that fails because
@@ -387,30 +250,10 @@ func loadCurrentKey(dir string, meta Meta, sec Secrets) (crypto.Signer, error) {
 	return loadStoredKey(dir, now, sec)
 }
 
-// loadFileKey reads the unencrypted key file of file storage.
-func loadFileKey(dir string) (crypto.Signer, error) {
-	path := filepath.Join(dir, RootKeyFile)
-	if err := checkKeyFile(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("reading root key: %q is missing, so this CA cannot issue certificates", path)
-		}
-		return nil, fmt.Errorf("reading root key: %w", err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading root key: %w", err)
-	}
-	key, err := parseKeyPEM(data)
-	if err != nil {
-		return nil, fmt.Errorf("reading root key %q: %w", path, err)
-	}
-	return key, nil
-}
-
 // MoveKey stores the root key under the storage to, with the secrets sec
 // (a new passphrase, or the keyring to use), and removes the old copy. The
 // root certificate does not change. It reads the current key with
-// a.Secrets first, writes the new copy under new names, switches the
+// the secrets it was loaded with first, writes the new copy under new names, switches the
 // metadata, and only then deletes the old copy: whatever fails before the
 // switch, the old key stays in use. Warnings describe old copies that could
 // not be removed.
@@ -446,7 +289,7 @@ func (a *Authority) MoveKey(to KeyStorage, sec Secrets) (warnings []string, err 
 		return nil, fmt.Errorf("moving root key to %s storage (the key stays in %s storage): %w", to, current.KeyStorage, err)
 	}
 	a.Meta = next
-	if err := current.discard(a.Dir, a.Secrets); err != nil {
+	if err := current.discard(a.Dir, a.secrets); err != nil {
 		warnings = append(warnings, fmt.Sprintf("the old copy of the root key was not fully removed: %v", err))
 	}
 	return warnings, nil
@@ -471,7 +314,7 @@ func finishHome(dir string, cert *x509.Certificate, certPEM []byte, key crypto.S
 	}
 	if err := WriteFileAtomic(filepath.Join(dir, RootCertFile), certPEM, CertPerm); err != nil {
 		meta.discard(dir, sec)
-		os.Remove(filepath.Join(dir, MetaFile))
+		os.Remove(filepath.Join(dir, metaFile))
 		return Meta{}, fmt.Errorf("saving root certificate: %w", err)
 	}
 	return meta, nil

@@ -93,7 +93,7 @@ func loadWith(t *testing.T, dir string, sec Secrets) *Authority {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.Secrets = sec
+	a.secrets = sec
 	return a
 }
 
@@ -122,7 +122,7 @@ func checkNoPlainKey(t *testing.T, dir string, key crypto.Signer) {
 }
 
 func TestKeyStorageRoundTrip(t *testing.T) {
-	for _, storage := range KeyStorages {
+	for _, storage := range keyStorages {
 		t.Run("ok/"+string(storage), func(t *testing.T) {
 			kr := newMemKeyring()
 			sec := passphraseSecrets(kr, "open sesame")

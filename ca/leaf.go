@@ -46,6 +46,10 @@ type LeafRequest struct {
 	PublicKey crypto.PublicKey
 	// Days shortens the validity; 0 means MaxLeafDays.
 	Days int
+	// Lifetime, when not zero, sets the validity more finely than Days
+	// (an ACME server issuing short-lived certificates); it may not be
+	// combined with Days, nor exceed MaxLeafDays.
+	Lifetime time.Duration
 	// Client adds the clientAuth extended key usage.
 	Client bool
 }
@@ -95,6 +99,9 @@ func (a *Authority) Issue(req LeafRequest) (*Leaf, error) {
 	if req.Days < 0 || req.Days > MaxLeafDays {
 		return nil, fmt.Errorf("validity of %d days is outside 1–%d", req.Days, MaxLeafDays)
 	}
+	if req.Lifetime != 0 && (req.Days != 0 || req.Lifetime < time.Minute || req.Lifetime > MaxLeafDays*24*time.Hour) {
+		return nil, fmt.Errorf("validity of %s is not from a minute to %d days, or is given in days too", req.Lifetime, MaxLeafDays)
+	}
 	now := a.now()
 	if !now.Before(a.Cert.NotAfter) {
 		return nil, fmt.Errorf("the root certificate expired on %s", a.Cert.NotAfter.UTC().Format(time.DateOnly))
@@ -143,12 +150,15 @@ func (a *Authority) leafTemplate(req LeafRequest, pub crypto.PublicKey, now time
 	if err != nil {
 		return nil, err
 	}
-	days := req.Days
-	if days == 0 {
-		days = MaxLeafDays
+	lifetime := time.Duration(req.Days) * 24 * time.Hour
+	switch {
+	case req.Lifetime != 0:
+		lifetime = req.Lifetime
+	case req.Days == 0:
+		lifetime = MaxLeafDays * 24 * time.Hour
 	}
 	notBefore := now.Add(-backdate)
-	notAfter := notBefore.Add(time.Duration(days) * 24 * time.Hour)
+	notAfter := notBefore.Add(lifetime)
 	if notAfter.After(a.Cert.NotAfter) {
 		notAfter = a.Cert.NotAfter
 	}

@@ -152,7 +152,7 @@ func checkLeafProfile(t *testing.T, a *Authority, c *x509.Certificate) {
 
 func TestIssueKeyTypes(t *testing.T) {
 	a := newTestCA(t, ECDSAP256)
-	for _, kt := range append([]KeyType{""}, KeyTypes...) {
+	for _, kt := range append([]KeyType{""}, keyTypes...) {
 		t.Run("ok/"+string(kt), func(t *testing.T) {
 			t.Parallel()
 			leaf, err := a.Issue(LeafRequest{Names: mustNames(t, "localhost"), KeyType: kt})
@@ -266,7 +266,7 @@ func TestIssueValidity(t *testing.T) {
 func TestIssueNeverOutlivesRoot(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ca")
 	cons, _ := DefaultConstraints(nil)
-	past := time.Now().Add(-RootLifetime + 10*24*time.Hour)
+	past := time.Now().Add(-rootLifetime + 10*24*time.Hour)
 	if _, err := Create(dir, CreateOptions{Constraints: cons, Now: func() time.Time { return past }}); err != nil {
 		t.Fatal(err)
 	}

@@ -40,11 +40,11 @@ func TestCheckP12Password(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		data, err := EncodeP12(leaf, auth.Cert, tc.password, false)
+		data, err := encodeP12(leaf, auth.Cert, tc.password, false)
 		if err != nil {
 			t.Fatalf("EncodeP12(%q): %v", tc.password, err)
 		}
-		if fp, err := P12LeafFingerprint(data, tc.password); err != nil || fp != Fingerprint(leaf.Cert) {
+		if fp, err := p12LeafFingerprint(data, tc.password); err != nil || fp != Fingerprint(leaf.Cert) {
 			t.Errorf("P12LeafFingerprint(%q) = %q, %v", tc.password, fp, err)
 		}
 	}
@@ -95,19 +95,19 @@ func TestRecordDigests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := NewEntry(leaf, names, leaf.Cert.NotBefore)
+	e := newIssued(leaf, names, leaf.Cert.NotBefore)
 	e.CertFile, e.KeyFile = filepath.Join(dir, "app.pem"), filepath.Join(dir, "app-key.pem")
-	files := []OutputFile{{Path: e.CertFile, Data: leaf.CertPEM, Perm: CertPerm}, {Path: e.KeyFile, Data: leaf.KeyPEM, Perm: KeyPerm}}
-	e.SetDigests(files)
-	if e.CertSHA256 != ContentSHA256(leaf.CertPEM) || e.KeySHA256 != ContentSHA256(leaf.KeyPEM) || e.P12SHA256 != "" {
+	files := []outputFile{{Path: e.CertFile, Data: leaf.CertPEM, Perm: CertPerm}, {Path: e.KeyFile, Data: leaf.KeyPEM, Perm: KeyPerm}}
+	e.setDigests(files)
+	if e.CertSHA256 != contentSHA256(leaf.CertPEM) || e.KeySHA256 != contentSHA256(leaf.KeyPEM) || e.P12SHA256 != "" {
 		t.Fatalf("SetDigests: %+v", e)
 	}
-	if err := a.Publish(files, e); err != nil {
+	if err := a.publish(files, e); err != nil {
 		t.Fatal(err)
 	}
 	// A line from before devca kept digests still reads, without them.
 	old := `{"serial":"1","names":["old.test"],"cert_file":"` + filepath.Join(dir, "old.pem") + `","key_file":"` + filepath.Join(dir, "old-key.pem") + `"}` + "\n"
-	f, err := os.OpenFile(filepath.Join(a.Dir, RecordFile), os.O_APPEND|os.O_WRONLY, 0)
+	f, err := os.OpenFile(filepath.Join(a.Dir, recordFile), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestRecordDigests(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	entries, err := a.Entries()
+	entries, err := a.Record()
 	if err != nil || len(entries) != 2 {
 		t.Fatalf("Entries = %+v, %v", entries, err)
 	}
@@ -147,7 +147,7 @@ func TestKeyMatchesCert(t *testing.T) {
 		{"another key", otherPEM, false},
 		{"not a key", leaf.CertPEM, false},
 	} {
-		if got := KeyMatchesCert(tc.key, leaf.Cert); got != tc.want {
+		if got := keyMatchesCert(tc.key, leaf.Cert); got != tc.want {
 			t.Errorf("%s: KeyMatchesCert = %v, want %v", tc.name, got, tc.want)
 		}
 	}

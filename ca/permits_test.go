@@ -90,7 +90,7 @@ func TestDefaultsAreNotPublic(t *testing.T) {
 	if pub := c.Public(); len(pub) != 0 {
 		t.Errorf("the default constraints cover public names: %q", pub)
 	}
-	if len(c.Domains) != len(DefaultPermittedDomains) || len(c.Ranges) != len(DefaultPermittedRanges) {
+	if len(c.Domains) != len(defaultPermittedDomains) || len(c.Ranges) != len(defaultPermittedRanges) {
 		t.Errorf("defaults changed: %s", c)
 	}
 }

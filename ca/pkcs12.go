@@ -34,11 +34,11 @@ func CheckP12Password(password string) error {
 	return nil
 }
 
-// EncodeP12 bundles a leaf, its key and the root into a password-protected
+// encodeP12 bundles a leaf, its key and the root into a password-protected
 // PKCS#12 file. Modern encryption (AES-256-CBC, PBKDF2) is the default;
 // legacy asks for 3DES and SHA-1, which macOS Keychain before 15, older
 // Windows and Android need.
-func EncodeP12(leaf *Leaf, root *x509.Certificate, password string, legacy bool) ([]byte, error) {
+func encodeP12(leaf *Leaf, root *x509.Certificate, password string, legacy bool) ([]byte, error) {
 	if leaf.Key == nil {
 		return nil, errors.New("a PKCS#12 file needs the private key, which devca does not have for a signed request")
 	}
@@ -56,10 +56,10 @@ func EncodeP12(leaf *Leaf, root *x509.Certificate, password string, legacy bool)
 	return data, nil
 }
 
-// P12LeafFingerprint opens a PKCS#12 file devca wrote and returns the
+// p12LeafFingerprint opens a PKCS#12 file devca wrote and returns the
 // fingerprint of the certificate in it, so that renew can tell whether a
 // file recorded before devca kept digests still holds what devca wrote.
-func P12LeafFingerprint(data []byte, password string) (string, error) {
+func p12LeafFingerprint(data []byte, password string) (string, error) {
 	_, cert, _, err := pkcs12.DecodeChain(data, password)
 	if err != nil {
 		return "", fmt.Errorf("opening PKCS#12: %w", err)

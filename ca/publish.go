@@ -13,8 +13,8 @@ import (
 	"strings"
 )
 
-// OutputFile is one file written when a certificate is published.
-type OutputFile struct {
+// outputFile is one file written when a certificate is published.
+type outputFile struct {
 	Path string
 	Data []byte
 	Perm fs.FileMode
@@ -25,24 +25,24 @@ type OutputFile struct {
 // is finished by the next devca process (see recoverPending).
 type journal struct {
 	Renames [][2]string `json:"renames"` // temporary file, final path
-	// Entry is the record entry that names the files, so that a crash
+	// Issued is the record entry that names the files, so that a crash
 	// during (or before) the record's append still ends with the files
 	// recorded: files devca wrote but did not record could never be
 	// renewed or re-issued over.
-	Entry *Entry `json:"entry,omitempty"`
+	Issued *Issued `json:"entry,omitempty"`
 }
 
 const pendingPrefix = "pending-"
 
-// Publish writes files and adds entry to the record as one unit that
+// publish writes files and adds entry to the record as one unit that
 // survives crashes and concurrent devca processes. Every file is first
 // written and synced under a temporary name next to its final path; then,
 // under the CA home's lock, a journal of the renames is saved, the record is
 // updated and the files are renamed into place. A process killed at any point
 // leaves either nothing visible or a journal that the next Load completes, so
 // a certificate never sits next to a key that is not its own.
-func (a *Authority) Publish(files []OutputFile, entry Entry) error {
-	j := journal{Entry: &entry}
+func (a *Authority) publish(files []outputFile, entry Issued) error {
+	j := journal{Issued: &entry}
 	cleanup := func() {
 		for _, r := range j.Renames {
 			os.Remove(r[0])
@@ -85,7 +85,7 @@ func (a *Authority) Publish(files []OutputFile, entry Entry) error {
 
 // writeTemp writes f's data to a synced temporary file in f's folder, with
 // f's permissions set before any data lands (CreateTemp makes it 0600).
-func writeTemp(f OutputFile) (string, error) {
+func writeTemp(f outputFile) (string, error) {
 	dir, base := filepath.Split(f.Path)
 	if dir == "" {
 		dir = "."
@@ -187,8 +187,8 @@ func recoverPending(dir string) error {
 		if err := applyRenames(j); err != nil {
 			return fmt.Errorf("finishing an interrupted write (journal %q): %w", p, err)
 		}
-		if j.Entry != nil {
-			if err := ensureRecorded(dir, *j.Entry); err != nil {
+		if j.Issued != nil {
+			if err := ensureRecorded(dir, *j.Issued); err != nil {
 				return fmt.Errorf("finishing an interrupted write (journal %q): %w", p, err)
 			}
 		}
@@ -201,8 +201,8 @@ func recoverPending(dir string) error {
 
 // ensureRecorded appends e to the record of the locked home dir unless an
 // entry with its serial is there already.
-func ensureRecorded(dir string, e Entry) error {
-	entries, _, err := readRecord(filepath.Join(dir, RecordFile))
+func ensureRecorded(dir string, e Issued) error {
+	entries, _, err := readRecord(filepath.Join(dir, recordFile))
 	if err != nil {
 		return err
 	}

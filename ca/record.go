@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// Entry is one issued certificate in the CA home's record.
-type Entry struct {
+// Issued is one issued certificate in the CA home's record.
+type Issued struct {
 	Serial      string    `json:"serial"`
 	Names       []string  `json:"names"`
 	NotBefore   time.Time `json:"not_before"`
@@ -29,7 +29,7 @@ type Entry struct {
 	// CSRFile is set for signed requests: renew re-signs the same request.
 	CSRFile string `json:"csr_file,omitempty"`
 	// CertSHA256, KeySHA256 and P12SHA256 are digests of the files as
-	// written (see ContentSHA256), so that renew replaces a file only while
+	// written (see contentSHA256), so that renew replaces a file only while
 	// it is unchanged. Records written before devca kept them
 	// lack them.
 	CertSHA256 string `json:"cert_sha256,omitempty"`
@@ -42,7 +42,7 @@ type Entry struct {
 
 // Current reports whether no later certificate was written over this one's
 // files.
-func (e Entry) Current() bool { return e.ReplacedBy == "" }
+func (e Issued) Current() bool { return e.ReplacedBy == "" }
 
 // The record is a log of JSON lines, one per issued certificate, only ever
 // appended to: adding an entry costs the same however long the record grows.
@@ -50,11 +50,11 @@ func (e Entry) Current() bool { return e.ReplacedBy == "" }
 // the same certificate file replaces it. See recordio.go for how damaged
 // lines are handled.
 
-// Entries returns every recorded certificate, oldest first, with ReplacedBy
+// Record returns every recorded certificate, oldest first, with ReplacedBy
 // filled in. Lines it cannot read are skipped; [Authority.RecordWarnings]
 // describes them.
-func (a *Authority) Entries() ([]Entry, error) {
-	entries, warnings, err := readRecord(filepath.Join(a.Dir, RecordFile))
+func (a *Authority) Record() ([]Issued, error) {
+	entries, warnings, err := readRecord(filepath.Join(a.Dir, recordFile))
 	if err != nil {
 		return nil, err
 	}
@@ -72,6 +72,23 @@ func (a *Authority) Entries() ([]Entry, error) {
 		}
 	}
 	return entries, nil
+}
+
+// Lookup returns the recorded certificate with serial (lower-case hex, as
+// in [Issued.Serial]), with ReplacedBy filled in, and false when the record
+// has none. It reads the whole record today; callers that look up often (an
+// ACME server) go through Lookup so that an index can be added behind it.
+func (a *Authority) Lookup(serial string) (Issued, bool, error) {
+	entries, err := a.Record()
+	if err != nil {
+		return Issued{}, false, err
+	}
+	for i := len(entries) - 1; i >= 0; i-- {
+		if entries[i].Serial == serial {
+			return entries[i], true, nil
+		}
+	}
+	return Issued{}, false, nil
 }
 
 // noteRecordWarnings keeps the warnings not reported yet, so that a command
@@ -103,8 +120,8 @@ func (a *Authority) RecordWarnings() []RecordWarning {
 	return ws
 }
 
-// AddEntry appends e to the record under the CA home's lock.
-func (a *Authority) AddEntry(e Entry) error {
+// addEntry appends e to the record under the CA home's lock.
+func (a *Authority) addEntry(e Issued) error {
 	unlock, err := lockHome(a.Dir)
 	if err != nil {
 		return err
@@ -113,13 +130,13 @@ func (a *Authority) AddEntry(e Entry) error {
 	return a.addEntryLocked(e)
 }
 
-// addEntryLocked is AddEntry for callers that hold the home's lock.
-func (a *Authority) addEntryLocked(e Entry) error { return appendRecord(a.Dir, e) }
+// addEntryLocked is addEntry for callers that hold the home's lock.
+func (a *Authority) addEntryLocked(e Issued) error { return appendRecord(a.Dir, e) }
 
-// NewEntry describes a freshly issued leaf for the record; the caller fills
+// newIssued describes a freshly issued leaf for the record; the caller fills
 // in where its files went.
-func NewEntry(leaf *Leaf, names Names, issuedAt time.Time) Entry {
-	return Entry{
+func newIssued(leaf *Leaf, names Names, issuedAt time.Time) Issued {
+	return Issued{
 		Serial:      leaf.Cert.SerialNumber.Text(16),
 		Names:       names.Values(),
 		NotBefore:   leaf.Cert.NotBefore.UTC(),
@@ -130,17 +147,10 @@ func NewEntry(leaf *Leaf, names Names, issuedAt time.Time) Entry {
 	}
 }
 
-// WroteFile reports whether the record says devca wrote path, so that
-// callers can overwrite it without destroying someone else's file.
-func (a *Authority) WroteFile(path string) (bool, error) {
-	files, err := a.WrittenFiles()
-	return files[path], err
-}
-
 // WrittenFiles returns every file path the record says devca wrote, so that
 // a command checking several outputs reads the record once.
 func (a *Authority) WrittenFiles() (map[string]bool, error) {
-	entries, err := a.Entries()
+	entries, err := a.Record()
 	if err != nil {
 		return nil, err
 	}
@@ -155,33 +165,33 @@ func (a *Authority) WrittenFiles() (map[string]bool, error) {
 	return files, nil
 }
 
-// ContentSHA256 is the digest the record keeps of a written file: the
+// contentSHA256 is the digest the record keeps of a written file: the
 // SHA-256 of its contents in lower-case hex.
-func ContentSHA256(data []byte) string {
+func contentSHA256(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }
 
-// SetDigests records the digest of each of files that e names as its
+// setDigests records the digest of each of files that e names as its
 // certificate, key or PKCS#12 file.
-func (e *Entry) SetDigests(files []OutputFile) {
+func (e *Issued) setDigests(files []outputFile) {
 	for _, f := range files {
 		switch f.Path {
 		case "":
 		case e.CertFile:
-			e.CertSHA256 = ContentSHA256(f.Data)
+			e.CertSHA256 = contentSHA256(f.Data)
 		case e.KeyFile:
-			e.KeySHA256 = ContentSHA256(f.Data)
+			e.KeySHA256 = contentSHA256(f.Data)
 		case e.P12File:
-			e.P12SHA256 = ContentSHA256(f.Data)
+			e.P12SHA256 = contentSHA256(f.Data)
 		}
 	}
 }
 
-// KeyMatchesCert reports whether keyPEM holds the private key of cert. It
+// keyMatchesCert reports whether keyPEM holds the private key of cert. It
 // tells whether a key file recorded before devca kept digests still holds
 // the key devca wrote.
-func KeyMatchesCert(keyPEM []byte, cert *x509.Certificate) bool {
+func keyMatchesCert(keyPEM []byte, cert *x509.Certificate) bool {
 	key, err := parseKeyPEM(keyPEM)
 	return err == nil && publicKeysEqual(key.Public(), cert.PublicKey)
 }

@@ -13,7 +13,7 @@ import (
 
 func TestRecord(t *testing.T) {
 	a := newTestCA(t, ECDSAP256)
-	entries, err := a.Entries()
+	entries, err := a.Record()
 	if err != nil || len(entries) != 0 {
 		t.Fatalf("a new CA has entries %v, %v", entries, err)
 	}
@@ -23,7 +23,7 @@ func TestRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	e := NewEntry(leaf, names, now)
+	e := newIssued(leaf, names, now)
 	if e.Serial != leaf.Cert.SerialNumber.Text(16) || !slices.Equal(e.Names, []string{"app.test", "127.0.0.1"}) ||
 		e.Fingerprint != Fingerprint(leaf.Cert) || e.KeyType != string(RSA2048) ||
 		!e.NotAfter.Equal(leaf.Cert.NotAfter) || !e.IssuedAt.Equal(now.UTC().Truncate(time.Second)) || !e.Current() {
@@ -31,10 +31,10 @@ func TestRecord(t *testing.T) {
 	}
 	e.CertFile = filepath.Join(t.TempDir(), "app.test+1.pem")
 	e.KeyFile = filepath.Join(t.TempDir(), "app.test+1-key.pem")
-	if err := a.AddEntry(e); err != nil {
+	if err := a.addEntry(e); err != nil {
 		t.Fatal(err)
 	}
-	if mode := fileMode(t, filepath.Join(a.Dir, RecordFile)); mode != KeyPerm {
+	if mode := fileMode(t, filepath.Join(a.Dir, recordFile)); mode != KeyPerm {
 		t.Errorf("record mode %04o, want %04o", mode, KeyPerm)
 	}
 
@@ -43,7 +43,7 @@ func TestRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries, err = b.Entries()
+	entries, err = b.Record()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestRecord(t *testing.T) {
 		{filepath.Join(t.TempDir(), "other.pem"), false},
 	} {
 		t.Run(fmt.Sprintf("WroteFile(%q)", tc.path), func(t *testing.T) {
-			got, err := b.WroteFile(tc.path)
+			got, err := wroteFile(b, tc.path)
 			if err != nil || got != tc.want {
 				t.Errorf("WroteFile = %v, %v; want %v", got, err, tc.want)
 			}
@@ -69,34 +69,34 @@ func TestRecord(t *testing.T) {
 
 	// A later entry for the same certificate file replaces the earlier one.
 	first := entries[0]
-	if err := b.AddEntry(Entry{Serial: "abc", CertFile: first.CertFile, P12File: "/tmp/x.p12"}); err != nil {
+	if err := b.addEntry(Issued{Serial: "abc", CertFile: first.CertFile, P12File: "/tmp/x.p12"}); err != nil {
 		t.Fatal(err)
 	}
-	entries, _ = b.Entries()
+	entries, _ = b.Record()
 	if len(entries) != 2 || entries[0].ReplacedBy != "abc" || !entries[1].Current() {
 		t.Errorf("Entries after re-issue = %+v", entries)
 	}
-	if ok, _ := b.WroteFile("/tmp/x.p12"); !ok {
+	if ok, _ := wroteFile(b, "/tmp/x.p12"); !ok {
 		t.Error("WroteFile misses a recorded PKCS#12 file")
 	}
 
 	// A torn last line (a write cut short) is ignored, and the next append
 	// cuts it off instead of burying it mid-record (recordio_test.go has
 	// the details).
-	recordPath := filepath.Join(a.Dir, RecordFile)
+	recordPath := filepath.Join(a.Dir, recordFile)
 	f, err := os.OpenFile(recordPath, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.WriteString(`{"serial":"torn`)
 	f.Close()
-	if entries, err := b.Entries(); err != nil || len(entries) != 2 {
+	if entries, err := b.Record(); err != nil || len(entries) != 2 {
 		t.Errorf("Entries with a torn last line = %d entries, %v; want 2, nil", len(entries), err)
 	}
-	if err := b.AddEntry(Entry{Serial: "after"}); err != nil {
+	if err := b.addEntry(Issued{Serial: "after"}); err != nil {
 		t.Fatal(err)
 	}
-	if entries, err := b.Entries(); err != nil || len(entries) != 3 || entries[2].Serial != "after" {
+	if entries, err := b.Record(); err != nil || len(entries) != 3 || entries[2].Serial != "after" {
 		t.Errorf("Entries after appending to a torn record = %+v, %v", entries, err)
 	}
 	if ws := b.RecordWarnings(); len(ws) != 0 {
@@ -122,7 +122,7 @@ func TestRecordConcurrentAddEntry(t *testing.T) {
 			// Separate Authority values, as separate processes would have.
 			b, err := Load(a.Dir)
 			if err == nil {
-				err = b.AddEntry(Entry{Serial: fmt.Sprint(i)})
+				err = b.addEntry(Issued{Serial: fmt.Sprint(i)})
 			}
 			errs <- err
 		}()
@@ -134,7 +134,7 @@ func TestRecordConcurrentAddEntry(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	entries, err := a.Entries()
+	entries, err := a.Record()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,4 +145,10 @@ func TestRecordConcurrentAddEntry(t *testing.T) {
 	if len(entries) != n || len(seen) != n {
 		t.Errorf("record holds %d entries (%d distinct), want %d", len(entries), len(seen), n)
 	}
+}
+
+// wroteFile reports whether the record of a names path as a written file.
+func wroteFile(a *Authority, path string) (bool, error) {
+	files, err := a.WrittenFiles()
+	return files[path], err
 }

@@ -39,7 +39,7 @@ var errNoSerial = errors.New("it names no serial number")
 
 // readRecord reads the record at path: its entries, oldest first, and a
 // warning for each line that was skipped. A missing record is empty.
-func readRecord(path string) ([]Entry, []RecordWarning, error) {
+func readRecord(path string) ([]Issued, []RecordWarning, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
@@ -47,7 +47,7 @@ func readRecord(path string) ([]Entry, []RecordWarning, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the certificate record: %w", err)
 	}
-	var entries []Entry
+	var entries []Issued
 	var warnings []RecordWarning
 	for n := 1; len(data) > 0; n++ {
 		line, rest, complete := bytes.Cut(data, []byte("\n"))
@@ -70,17 +70,17 @@ func readRecord(path string) ([]Entry, []RecordWarning, error) {
 }
 
 // parseRecordLine decodes one line of the record.
-func parseRecordLine(line []byte) (Entry, error) {
-	var e Entry
+func parseRecordLine(line []byte) (Issued, error) {
+	var e Issued
 	if err := json.Unmarshal(line, &e); err != nil {
 		var syntax *json.SyntaxError
 		if errors.As(err, &syntax) {
-			return Entry{}, fmt.Errorf("it is not valid JSON (%v)", err)
+			return Issued{}, fmt.Errorf("it is not valid JSON (%v)", err)
 		}
-		return Entry{}, fmt.Errorf("it is not a certificate entry (%v)", err)
+		return Issued{}, fmt.Errorf("it is not a certificate entry (%v)", err)
 	}
 	if e.Serial == "" {
-		return Entry{}, errNoSerial
+		return Issued{}, errNoSerial
 	}
 	e.ReplacedBy = ""
 	return e, nil
@@ -91,13 +91,13 @@ func parseRecordLine(line []byte) (Entry, error) {
 // interrupted writer is cut off first (or, when it is a whole entry that only
 // lacks its newline, kept and terminated), and a write that fails part-way is
 // rolled back, so the record never keeps a torn line.
-func appendRecord(dir string, e Entry) error {
+func appendRecord(dir string, e Issued) error {
 	e.ReplacedBy = ""
 	line, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("encoding the certificate record: %w", err)
 	}
-	path := filepath.Join(dir, RecordFile)
+	path := filepath.Join(dir, recordFile)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, KeyPerm)
 	if err != nil {
 		return fmt.Errorf("opening the certificate record: %w", err)

@@ -20,7 +20,7 @@ const (
 func TestAppendRecordRepairsTail(t *testing.T) {
 	// newLine stands for the appended entry in the table below.
 	const newLine = "NEW\n"
-	line, err := json.Marshal(Entry{Serial: "new"})
+	line, err := json.Marshal(Issued{Serial: "new"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,13 +46,13 @@ func TestAppendRecordRepairsTail(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			want := strings.ReplaceAll(tc.want, newLine, string(line)+"\n")
 			dir := t.TempDir()
-			path := filepath.Join(dir, RecordFile)
+			path := filepath.Join(dir, recordFile)
 			if tc.before != "" {
 				if err := os.WriteFile(path, []byte(tc.before), KeyPerm); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if err := appendRecord(dir, Entry{Serial: "new"}); err != nil {
+			if err := appendRecord(dir, Issued{Serial: "new"}); err != nil {
 				t.Fatal(err)
 			}
 			got, err := os.ReadFile(path)
@@ -88,7 +88,7 @@ func TestReadRecordSkipsDamagedLines(t *testing.T) {
 		{"fail/binary", "\x00\xff\xfe\n" + lineA, []string{"a"}, []int{1}, "not valid JSON"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), RecordFile)
+			path := filepath.Join(t.TempDir(), recordFile)
 			if err := os.WriteFile(path, []byte(tc.data), KeyPerm); err != nil {
 				t.Fatal(err)
 			}
@@ -130,12 +130,12 @@ func TestReadRecordSkipsDamagedLines(t *testing.T) {
 // else.
 func TestEntriesRecordWarningsOnce(t *testing.T) {
 	a := newTestCA(t, ECDSAP256)
-	path := filepath.Join(a.Dir, RecordFile)
+	path := filepath.Join(a.Dir, recordFile)
 	if err := os.WriteFile(path, []byte(lineA+"garbage\n"+lineB), KeyPerm); err != nil {
 		t.Fatal(err)
 	}
 	for range 3 {
-		entries, err := a.Entries()
+		entries, err := a.Record()
 		if err != nil || len(entries) != 2 || entries[0].ReplacedBy != "" {
 			t.Fatalf("Entries = %+v, %v", entries, err)
 		}
@@ -146,7 +146,7 @@ func TestEntriesRecordWarningsOnce(t *testing.T) {
 	if ws := a.RecordWarnings(); len(ws) != 1 || ws[0].Line != 2 {
 		t.Errorf("RecordWarnings = %v, want one for line 2", ws)
 	}
-	a.Entries()
+	a.Record()
 	if ws := a.RecordWarnings(); len(ws) != 0 {
 		t.Errorf("RecordWarnings after reporting = %v, want none", ws)
 	}
@@ -158,16 +158,16 @@ func TestRecoverPendingRecordsEntry(t *testing.T) {
 	a := newTestCA(t, ECDSAP256)
 	out := t.TempDir()
 	final := filepath.Join(out, "app.pem")
-	tmp, err := writeTemp(OutputFile{Path: final, Data: []byte("cert"), Perm: CertPerm})
+	tmp, err := writeTemp(outputFile{Path: final, Data: []byte("cert"), Perm: CertPerm})
 	if err != nil {
 		t.Fatal(err)
 	}
-	entry := Entry{Serial: "c0ffee", CertFile: final}
-	if _, err := saveJournal(a.Dir, journal{Renames: [][2]string{{tmp, final}}, Entry: &entry}); err != nil {
+	entry := Issued{Serial: "c0ffee", CertFile: final}
+	if _, err := saveJournal(a.Dir, journal{Renames: [][2]string{{tmp, final}}, Issued: &entry}); err != nil {
 		t.Fatal(err)
 	}
 	// The append was cut short.
-	if err := os.WriteFile(filepath.Join(a.Dir, RecordFile), []byte(lineA+`{"serial":"c0f`), KeyPerm); err != nil {
+	if err := os.WriteFile(filepath.Join(a.Dir, recordFile), []byte(lineA+`{"serial":"c0f`), KeyPerm); err != nil {
 		t.Fatal(err)
 	}
 	b, err := Load(a.Dir)
@@ -177,7 +177,7 @@ func TestRecoverPendingRecordsEntry(t *testing.T) {
 	if data, err := os.ReadFile(final); err != nil || string(data) != "cert" {
 		t.Errorf("file after recovery: %q, %v", data, err)
 	}
-	entries, err := b.Entries()
+	entries, err := b.Record()
 	if err != nil || len(entries) != 2 || entries[1].Serial != "c0ffee" || entries[1].CertFile != final {
 		t.Errorf("entries after recovery = %+v, %v", entries, err)
 	}
@@ -189,7 +189,7 @@ func TestRecoverPendingRecordsEntry(t *testing.T) {
 	if err := ensureRecorded(a.Dir, entry); err != nil {
 		t.Fatal(err)
 	}
-	if entries, _ := b.Entries(); len(entries) != 2 {
+	if entries, _ := b.Record(); len(entries) != 2 {
 		t.Errorf("entries after a second recovery = %d, want 2", len(entries))
 	}
 }

@@ -63,11 +63,10 @@ func (e *env) loadCA() (*ca.Authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	auth, err := ca.Load(dir)
+	auth, err := ca.Load(dir, ca.WithSecrets(e.secrets()))
 	if err != nil {
 		return nil, explainLoadError(dir, err)
 	}
-	auth.Secrets = e.secrets()
 	e.loaded = append(e.loaded, auth)
 	return auth, nil
 }

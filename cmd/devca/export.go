@@ -207,7 +207,7 @@ func checkImportFlags(c *cli.Context, args []string) error {
 }
 
 // readImportedRoot reads the root and key that --from-mkcert or --import name.
-func (e *env) readImportedRoot(c *cli.Context, args []string) (*ca.Root, error) {
+func (e *env) readImportedRoot(c *cli.Context, args []string) (*ca.ImportedRoot, error) {
 	if c.Bool("from-mkcert") {
 		dir := ""
 		if len(args) == 1 {
@@ -262,7 +262,7 @@ type rootPlan struct {
 	storage ca.KeyStorage
 	secrets ca.Secrets
 	// root is the adopted root, nil for a new one.
-	root *ca.Root
+	root *ca.ImportedRoot
 	// warnings are printed once the root is stored (see chooseKeyStorage).
 	warnings []string
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -84,7 +83,7 @@ func runInfo(c *cli.Context, e *env) error {
 		KeyType:           auth.KeyDescription(),
 		NameConstrained:   cons.Constrained(),
 		PermittedNames:    permitted,
-		KeyStorage:        keyStorageDescription(auth),
+		KeyStorage:        auth.KeyStorageDescription(),
 		ImportedFrom:      auth.Meta.ImportedFrom,
 	}
 	if c.Bool("json") {
@@ -102,17 +101,4 @@ func runInfo(c *cli.Context, e *env) error {
 		fmt.Fprintf(w, "imported     from %s\n", info.ImportedFrom)
 	}
 	return nil
-}
-
-// keyStorageDescription says where the root key is kept, in words.
-func keyStorageDescription(auth *ca.Authority) string {
-	switch auth.Meta.KeyStorage {
-	case ca.StorageFile:
-		return "stored unencrypted in " + filepath.Join(auth.Dir, ca.RootKeyFile) + " (mode 0600)"
-	case ca.StorageKeyring:
-		return "encrypted in " + filepath.Join(auth.Dir, auth.Meta.KeyFile) + " with a secret in the " + ca.KeyringName(runtime.GOOS) + " (keyring storage)"
-	case ca.StoragePassphrase:
-		return "encrypted in " + filepath.Join(auth.Dir, auth.Meta.KeyFile) + " with your passphrase (passphrase storage)"
-	}
-	return string(auth.Meta.KeyStorage)
 }

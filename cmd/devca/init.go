@@ -105,7 +105,7 @@ func runInit(c *cli.Context, e *env) error {
 	case err == nil && !c.Bool("new"):
 		return reportExisting(c, e, dir, existing)
 	case err == nil:
-		retired, err := retireCA(dir, ca.Fingerprint(existing.Cert))
+		retired, err := retireCA(dir)
 		if err != nil {
 			return err
 		}
@@ -114,7 +114,7 @@ func runInit(c *cli.Context, e *env) error {
 	case incomplete != nil:
 		// Nothing here can sign any more, and nothing is deleted: the
 		// parts go to retired/ like a whole CA would.
-		retired, err := retireCA(dir, incomplete.Fingerprint)
+		retired, err := retireCA(dir)
 		if err != nil {
 			return err
 		}
@@ -190,7 +190,7 @@ func reportExisting(c *cli.Context, e *env, dir string, existing *ca.Authority) 
 func incompleteHints(inc *ca.IncompleteError) []string {
 	return []string{
 		fmt.Sprintf("if you have a backup of %s, put it back in %q", ca.RootCertFile, inc.Dir),
-		fmt.Sprintf("or run 'devca init --new' to move these files to %q and create a new CA", filepath.Join(inc.Dir, "retired")),
+		fmt.Sprintf("or run 'devca init --new' to move these files to %q and create a new CA", filepath.Join(inc.Dir, ca.RetiredDir)),
 	}
 }
 
@@ -259,65 +259,9 @@ func confirmReplace(c *cli.Context, e *env, old *ca.Authority) error {
 	return nil
 }
 
-// retireCA moves every file of the CA home's root (certificate, key in any
-// storage, ca.json, unfinished copies of these) and the serve certificate it
-// issued into a dated folder under retired/, so that nothing is ever deleted
-// and the old root can still be removed from trust stores later.
-// fingerprint names the folder; it is empty when ca.json is unreadable.
-func retireCA(dir, fingerprint string) (string, error) {
-	fp := "incomplete"
-	if hex := strings.ReplaceAll(fingerprint, ":", ""); len(hex) >= 16 {
-		fp = strings.ToLower(hex[:16])
-	}
-	dest := filepath.Join(dir, "retired", time.Now().UTC().Format("20060102T150405Z")+"-"+fp)
-	names, err := ca.RootFiles(dir)
-	if err != nil {
-		return "", fmt.Errorf("retiring the old CA: %w", err)
-	}
-	if err := os.MkdirAll(dest, ca.DirPerm); err != nil {
-		return "", fmt.Errorf("retiring the old CA: %w", err)
-	}
-	// Copy the key and metadata first and move the certificate after them:
-	// whenever this stops, either the home still holds the whole old CA, or
-	// it holds no certificate (then init calls it incomplete and --new
-	// retires the rest) and the retired folder holds all of it.
-	var copied []string
-	for _, name := range names {
-		if name == ca.RootCertFile {
-			continue
-		}
-		if err := copyFile(filepath.Join(dir, name), filepath.Join(dest, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("retiring the old CA: %w", err)
-		}
-		copied = append(copied, name)
-	}
-	if err := os.Rename(filepath.Join(dir, ca.RootCertFile), filepath.Join(dest, ca.RootCertFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("retiring the old CA: %w", err)
-	}
-	for _, name := range copied {
-		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("retiring the old CA: %w", err)
-		}
-	}
-	// serve's cached certificate was issued by the old root.
-	if err := os.Rename(filepath.Join(dir, serve.CertDir), filepath.Join(dest, serve.CertDir)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("retiring the old CA: %w", err)
-	}
-	return dest, nil
-}
-
-// copyFile copies src to dst keeping src's permission bits.
-func copyFile(src, dst string) error {
-	fi, err := os.Stat(src)
-	if err != nil {
-		return err
-	}
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	return ca.WriteFileAtomic(dst, data, fi.Mode().Perm())
-}
+// retireCA moves the CA home's root to retired/ (see ca.Retire), with the
+// serve certificate it issued.
+func retireCA(dir string) (string, error) { return ca.Retire(dir, serve.CertDir) }
 
 // userName names the person running devca, for the root's subject.
 func (e *env) userName() string {

@@ -128,41 +128,19 @@ func runIssue(c *cli.Context, e *env) error {
 		return err
 	}
 
-	leaf, err := auth.Issue(ca.LeafRequest{Names: names, KeyType: kt, Days: c.Int("days"), Client: c.Bool("client")})
+	is, err := auth.IssueToFiles(ca.LeafRequest{Names: names, KeyType: kt, Days: c.Int("days"), Client: c.Bool("client")},
+		ca.Files{CertFile: certPath, FullChain: c.Bool("fullchain"), KeyFile: keyPath,
+			P12File: p12Path, P12Password: password, P12Legacy: c.Bool("p12-legacy")})
 	if err != nil {
 		return explainIssueError(err)
 	}
-	certPEM := leaf.CertPEM
-	if c.Bool("fullchain") {
-		certPEM = append(append([]byte(nil), certPEM...), auth.CertPEM...)
-	}
-	var files []ca.OutputFile
-	if certPath != "" {
-		files = append(files, ca.OutputFile{Path: certPath, Data: certPEM, Perm: ca.CertPerm})
-	}
-	files = append(files, ca.OutputFile{Path: keyPath, Data: leaf.KeyPEM, Perm: ca.KeyPerm})
-	if p12Path != "" {
-		p12, err := ca.EncodeP12(leaf, auth.Cert, password, c.Bool("p12-legacy"))
-		if err != nil {
-			return err
-		}
-		files = append(files, ca.OutputFile{Path: p12Path, Data: p12, Perm: ca.KeyPerm})
-	}
-	entry := ca.NewEntry(leaf, names, time.Now())
-	entry.Client, entry.Days, entry.FullChain = c.Bool("client"), c.Int("days"), c.Bool("fullchain")
-	entry.CertFile, entry.KeyFile, entry.P12File = certPath, keyPath, p12Path
-	entry.P12Legacy = c.Bool("p12-legacy")
-	entry.SetDigests(files)
-	if err := auth.Publish(files, entry); err != nil {
-		return err
-	}
 	if toStdout {
-		return printIssuedToStdout(e, entry, names, certPEM)
+		return printIssuedToStdout(e, is.Issued, names, is.CertPEM)
 	}
-	return printIssued(c, e, entry, names)
+	return printIssued(c, e, is.Issued, names)
 }
 
-func printIssued(c *cli.Context, e *env, entry ca.Entry, names ca.Names) error {
+func printIssued(c *cli.Context, e *env, entry ca.Issued, names ca.Names) error {
 	if c.Bool("json") {
 		return printJSON(e, issueResult{
 			CertFile: entry.CertFile, KeyFile: entry.KeyFile, P12File: entry.P12File,
@@ -184,7 +162,7 @@ func printIssued(c *cli.Context, e *env, entry ca.Entry, names ca.Names) error {
 // printIssuedToStdout writes the certificate (chain) to standard output for
 // --cert-file -, and what else was written to standard error, where it
 // cannot end up in the piped certificate.
-func printIssuedToStdout(e *env, entry ca.Entry, names ca.Names, certPEM []byte) error {
+func printIssuedToStdout(e *env, entry ca.Issued, names ca.Names, certPEM []byte) error {
 	if _, err := e.stdout.Write(certPEM); err != nil {
 		return fmt.Errorf("writing the certificate to standard output: %w", err)
 	}

@@ -28,7 +28,7 @@ func newListCommand(e *env) *cli.Command {
 
 // listedCert is one row of 'devca list'.
 type listedCert struct {
-	ca.Entry
+	ca.Issued
 	Status string `json:"status"`
 }
 
@@ -44,7 +44,7 @@ func runList(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	entries, err := auth.Entries()
+	entries, err := auth.Record()
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func runList(c *cli.Context, e *env) error {
 		if !en.Current() && !c.Bool("all") {
 			continue
 		}
-		rows = append(rows, listedCert{Entry: en, Status: certStatus(en, now, window)})
+		rows = append(rows, listedCert{Issued: en, Status: certStatus(en, now, window)})
 	}
 	if c.Bool("json") {
 		return printJSON(e, rows)
@@ -72,7 +72,7 @@ func runList(c *cli.Context, e *env) error {
 }
 
 // certStatus classifies an entry for people: ok, expiring, expired or renewed.
-func certStatus(en ca.Entry, now time.Time, window time.Duration) string {
+func certStatus(en ca.Issued, now time.Time, window time.Duration) string {
 	switch {
 	case !en.Current():
 		return "renewed"

@@ -52,7 +52,7 @@ func TestRenewRecordsWithoutDigests(t *testing.T) {
 	issueOld := func(name string) {
 		t.Helper()
 		mustRun(t, devcaCommand(t, home, dir, "issue", name, "--p12", "--force"))
-		stripDigests(t, filepath.Join(home, ca.RecordFile))
+		stripDigests(t, filepath.Join(home, "issued.jsonl")) // the CA home's record
 	}
 	renew := func(name string, extra ...string) (string, error) {
 		cmd := devcaCommand(t, home, dir, append([]string{"renew", name}, extra...)...)

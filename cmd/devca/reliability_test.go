@@ -57,7 +57,7 @@ func TestConcurrentIssue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries, err := auth.Entries()
+	entries, err := auth.Record()
 	if err != nil {
 		t.Fatal(err)
 	}

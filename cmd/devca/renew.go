@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -56,13 +55,13 @@ func runRenew(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	entries, err := auth.Entries()
+	entries, err := auth.Record()
 	if err != nil {
 		return err
 	}
 	now := time.Now()
 	serials := c.StringSlice("serial")
-	var due []ca.Entry
+	var due []ca.Issued
 	var failed []error
 	for _, en := range entries {
 		if !en.Current() {
@@ -128,8 +127,8 @@ func notRenewed(e *env, certFile string, err error) error {
 
 // checkRenewP12Password checks the PKCS#12 password before anything is
 // renewed, when a certificate due has a PKCS#12 file.
-func checkRenewP12Password(c *cli.Context, e *env, due []ca.Entry) error {
-	if !slices.ContainsFunc(due, func(en ca.Entry) bool { return en.P12File != "" }) {
+func checkRenewP12Password(c *cli.Context, e *env, due []ca.Issued) error {
+	if !slices.ContainsFunc(due, func(en ca.Issued) bool { return en.P12File != "" }) {
 		return nil
 	}
 	if err := ca.CheckP12Password(p12Password(c, e)); err != nil {
@@ -139,7 +138,7 @@ func checkRenewP12Password(c *cli.Context, e *env, due []ca.Entry) error {
 }
 
 // renewEntry re-issues one recorded certificate over its own files.
-func renewEntry(c *cli.Context, e *env, auth *ca.Authority, old ca.Entry) (ca.Entry, error) {
+func renewEntry(c *cli.Context, e *env, auth *ca.Authority, old ca.Issued) (ca.Issued, error) {
 	// The record may name paths that are no longer safe to write (a folder
 	// since replaced by a link into the CA home, or a record from an older
 	// devca); the same rules as for new files apply.
@@ -151,128 +150,23 @@ func renewEntry(c *cli.Context, e *env, auth *ca.Authority, old ca.Entry) (ca.En
 		targets = append(targets, outputTarget{What: "PKCS#12 file", Path: old.P12File})
 	}
 	if err := checkTargets(auth.Dir, targets); err != nil {
-		return ca.Entry{}, err
+		return ca.Issued{}, err
 	}
-	// Never overwrite what someone changed since devca wrote it.
-	if err := checkStillOurs(old, p12Password(c, e)); err != nil {
-		return ca.Entry{}, err
+	// Never overwrite what someone changed since devca wrote it: Renew
+	// refuses, and the hints say how to go on.
+	is, err := auth.Renew(old, p12Password(c, e))
+	var changed *ca.FileChangedError
+	switch {
+	case errors.As(err, &changed) && changed.Removed:
+		return ca.Issued{}, withHints(err, "issue the certificate again ('devca issue' or 'devca sign') to write all its files")
+	case errors.As(err, &changed) && changed.Unverifiable:
+		return ca.Issued{}, withHints(err, "pass the password it was written with in --p12-password, or move it away and issue again")
+	case errors.As(err, &changed):
+		return ca.Issued{}, withHints(err, "if the change is yours to discard, move the file away and issue the certificate again ('devca issue' or 'devca sign')")
+	case err != nil:
+		return ca.Issued{}, err
 	}
-	names, _, err := ca.ParseNames(old.Names)
-	if err != nil {
-		return ca.Entry{}, err
-	}
-	var leaf *ca.Leaf
-	if old.CSRFile != "" {
-		data, err := ca.ReadInputFile(old.CSRFile, ca.MaxCSRSize)
-		if err != nil {
-			return ca.Entry{}, fmt.Errorf("reading the original request %q: %w", old.CSRFile, err)
-		}
-		csr, err := ca.ParseCSR(data)
-		if err != nil {
-			return ca.Entry{}, fmt.Errorf("reading the original request %q: %w", old.CSRFile, err)
-		}
-		leaf, _, err = auth.SignCSR(csr, old.Days, old.Client)
-		if err != nil {
-			return ca.Entry{}, err
-		}
-	} else {
-		kt, err := ca.ParseKeyType(old.KeyType)
-		if err != nil {
-			return ca.Entry{}, err
-		}
-		if leaf, err = auth.Issue(ca.LeafRequest{Names: names, KeyType: kt, Days: old.Days, Client: old.Client}); err != nil {
-			return ca.Entry{}, err
-		}
-	}
-	certPEM := leaf.CertPEM
-	if old.FullChain {
-		certPEM = append(append([]byte(nil), certPEM...), auth.CertPEM...)
-	}
-	files := []ca.OutputFile{{Path: old.CertFile, Data: certPEM, Perm: ca.CertPerm}}
-	if old.KeyFile != "" && leaf.KeyPEM != nil {
-		files = append(files, ca.OutputFile{Path: old.KeyFile, Data: leaf.KeyPEM, Perm: ca.KeyPerm})
-	}
-	if old.P12File != "" {
-		p12, err := ca.EncodeP12(leaf, auth.Cert, p12Password(c, e), old.P12Legacy)
-		if err != nil {
-			return ca.Entry{}, err
-		}
-		files = append(files, ca.OutputFile{Path: old.P12File, Data: p12, Perm: ca.KeyPerm})
-	}
-	next := ca.NewEntry(leaf, names, time.Now())
-	next.Client, next.Days, next.FullChain = old.Client, old.Days, old.FullChain
-	next.CertFile, next.KeyFile, next.P12File, next.P12Legacy, next.CSRFile = old.CertFile, old.KeyFile, old.P12File, old.P12Legacy, old.CSRFile
-	next.SetDigests(files)
-	// The new entry names the same files, which marks the old one replaced.
-	if err := auth.Publish(files, next); err != nil {
-		return ca.Entry{}, err
-	}
-	return next, nil
-}
-
-// checkStillOurs fails unless every file of the recorded certificate still
-// holds what devca wrote there: the same bytes where the record keeps a
-// digest, and otherwise (records from before digests) the same certificate,
-// the key of that certificate and a PKCS#12 file holding it.
-func checkStillOurs(en ca.Entry, p12Password string) error {
-	certPEM, err := readOurs("certificate", en.CertFile, en.CertSHA256)
-	if err != nil {
-		return err
-	}
-	certs, err := ca.ParseCertsPEM(certPEM)
-	if err != nil || ca.Fingerprint(certs[0]) != en.Fingerprint {
-		return changedError("certificate", en.CertFile)
-	}
-	if en.KeyFile != "" {
-		keyPEM, err := readOurs("key", en.KeyFile, en.KeySHA256)
-		if err != nil {
-			return err
-		}
-		if en.KeySHA256 == "" && !ca.KeyMatchesCert(keyPEM, certs[0]) {
-			return changedError("key", en.KeyFile)
-		}
-	}
-	if en.P12File != "" {
-		p12, err := readOurs("PKCS#12 bundle", en.P12File, en.P12SHA256)
-		if err != nil {
-			return err
-		}
-		if en.P12SHA256 == "" {
-			if fp, err := ca.P12LeafFingerprint(p12, p12Password); err != nil || fp != en.Fingerprint {
-				return withHints(fmt.Errorf("cannot tell whether %q still holds what devca wrote there (it does not open with this password, or holds another certificate); leaving it alone", en.P12File),
-					"pass the password it was written with in --p12-password, or move it away and issue again")
-			}
-		}
-	}
-	return nil
-}
-
-// readOurs reads a file devca wrote, and compares it with the recorded
-// digest when there is one.
-func readOurs(what, path, digest string) ([]byte, error) {
-	data, err := ca.ReadInputFile(path, ca.MaxInputFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, withHints(fmt.Errorf("%q was removed since devca wrote it; leaving the other files alone", path),
-			"issue the certificate again ('devca issue' or 'devca sign') to write all its files")
-	}
-	if err != nil {
-		var tooLarge *ca.TooLargeError
-		if errors.As(err, &tooLarge) {
-			return nil, changedError(what, path)
-		}
-		return nil, fmt.Errorf("reading %q: %w", path, err)
-	}
-	if digest != "" && ca.ContentSHA256(data) != digest {
-		return nil, changedError(what, path)
-	}
-	return data, nil
-}
-
-// changedError says that the file holding what (the certificate, the key)
-// was changed by someone else since devca wrote it.
-func changedError(what, path string) error {
-	return withHints(fmt.Errorf("%q no longer holds the %s devca wrote there; leaving it and the files that go with it alone", path, what),
-		"if the change is yours to discard, move the file away and issue the certificate again ('devca issue' or 'devca sign')")
+	return is.Issued, nil
 }
 
 func namesOverlap(have []string, want ca.Names) bool {

@@ -491,31 +491,27 @@ func loadOrCreateCA(e *env) (*ca.Authority, error) {
 	if err != nil {
 		return nil, err
 	}
-	// e.loadCA sets up key storage (keyring, passphrase) and explains
-	// failures; the root certificate's presence is what marks a CA (see
-	// ca.Create), so anything but its absence goes there.
-	if _, err := os.Lstat(filepath.Join(dir, ca.RootCertFile)); !errors.Is(err, fs.ErrNotExist) {
-		return e.loadCA()
-	}
-	cons, err := ca.DefaultConstraints(nil)
-	if err != nil {
-		return nil, err
-	}
 	// The key is kept as init would keep it: in the keyring when one
 	// answers, else in a file with a warning ($DEVCA_KEY_STORAGE decides
 	// otherwise).
-	storage, sec, err := e.keyStorageFor("", dir)
+	auth, created, err := ca.LoadOrCreate(dir, func() (ca.CreateOptions, error) {
+		cons, err := ca.DefaultConstraints(nil)
+		if err != nil {
+			return ca.CreateOptions{}, err
+		}
+		storage, sec, err := e.keyStorageFor("", dir)
+		if err != nil {
+			return ca.CreateOptions{}, err
+		}
+		host, _ := e.hostname()
+		return ca.CreateOptions{Constraints: cons, User: e.userName(), Host: host, KeyStorage: storage, Secrets: sec}, nil
+	}, ca.WithSecrets(e.secrets()))
 	if err != nil {
-		return nil, err
+		return nil, explainLoadError(dir, err)
 	}
-	host, _ := e.hostname()
-	auth, err := ca.Create(dir, ca.CreateOptions{Constraints: cons, User: e.userName(), Host: host, KeyStorage: storage, Secrets: sec})
-	if errors.Is(err, ca.ErrExists) {
-		// Another devca created it a moment ago.
-		return e.loadCA()
-	}
-	if err != nil {
-		return nil, explainLoadError(dir, fmt.Errorf("creating a CA in %q: %w", dir, err))
+	if !created {
+		e.loaded = append(e.loaded, auth)
+		return auth, nil
 	}
 	e.notef("created a CA in %q; no trust store was changed", dir)
 	return auth, nil

@@ -14,7 +14,7 @@ func recordedKeyFiles(e *env) []string {
 	}
 	auth := &ca.Authority{Dir: home}
 	e.loaded = append(e.loaded, auth) // its damaged-record warnings print at exit
-	entries, err := auth.Entries()
+	entries, err := auth.Record()
 	if err != nil {
 		e.warnf("%v; key files devca wrote are hidden only if their names or contents look like keys", err)
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -78,33 +77,19 @@ func runSign(c *cli.Context, e *env) error {
 			}
 		}
 	}
-	leaf, warnings, err := auth.SignCSR(csr, c.Int("days"), c.Bool("client"))
+	is, err := auth.SignCSR(ca.CSRRequest{CSR: csr, File: csrPath, Days: c.Int("days"), Client: c.Bool("client")},
+		ca.Files{CertFile: certPath, FullChain: c.Bool("fullchain")})
 	if err != nil {
 		return explainIssueError(fmt.Errorf("signing request %q: %w", args[0], err))
 	}
-	for _, w := range warnings {
+	for _, w := range is.Warnings {
 		e.warnf("%s", w)
 	}
 	if ignored := ca.IgnoredExtensions(csr.Extensions); len(ignored) > 0 {
 		e.warnf("ignored what the request asked for beyond its names and key: %s", strings.Join(ignored, ", "))
 	}
-	certPEM := leaf.CertPEM
-	if c.Bool("fullchain") {
-		certPEM = append(append([]byte(nil), certPEM...), auth.CertPEM...)
-	}
-	entry := ca.NewEntry(leaf, names, time.Now())
-	entry.Client, entry.Days, entry.FullChain = c.Bool("client"), c.Int("days"), c.Bool("fullchain")
-	entry.CertFile, entry.CSRFile = certPath, csrPath
-	var files []ca.OutputFile
-	if certPath != "" {
-		files = append(files, ca.OutputFile{Path: certPath, Data: certPEM, Perm: ca.CertPerm})
-	}
-	entry.SetDigests(files)
-	if err := auth.Publish(files, entry); err != nil {
-		return err
-	}
 	if certPath == "" {
-		return printIssuedToStdout(e, entry, names, certPEM)
+		return printIssuedToStdout(e, is.Issued, names, is.CertPEM)
 	}
-	return printIssued(c, e, entry, names)
+	return printIssued(c, e, is.Issued, names)
 }

@@ -51,7 +51,7 @@ func runKeyStorage(c *cli.Context, e *env) error {
 	}
 	if !c.IsSet("to") {
 		fmt.Fprintf(e.stdout, "%s\n", auth.Meta.KeyStorage)
-		e.notef("the root key is %s", keyStorageDescription(auth))
+		e.notef("the root key is %s", auth.KeyStorageDescription())
 		if account := auth.KeyringAccount(); account != "" {
 			e.notef("its secret is the keyring entry with service %q and account %q", ca.KeyringService, account)
 		}
@@ -90,7 +90,7 @@ func runKeyStorage(c *cli.Context, e *env) error {
 	default:
 		fmt.Fprintf(e.stdout, "moved the root key from %s to %s storage\n", from, to)
 	}
-	fmt.Fprintf(e.stdout, "  key  %s\n", keyStorageDescription(auth))
+	fmt.Fprintf(e.stdout, "  key  %s\n", auth.KeyStorageDescription())
 	if to == ca.StorageFile {
 		e.warnf("the root key is now unencrypted on disk: any program running as you can read it")
 	}
