@@ -90,7 +90,7 @@ func checkHomeDir(dir string) error {
 	}
 	if fi.Mode().Perm()&0o022 != 0 {
 		return &InsecurePermissionsError{Path: dir, Mode: fi.Mode(), Reason: "the CA home is writable by group or others",
-			Fix: fmt.Sprintf("run 'chmod 700 %s'", shellQuote(dir))}
+			Fix: fmt.Sprintf("run 'chmod 700 %s'", ShellQuote(dir))}
 	}
 	return nil
 }
@@ -104,7 +104,7 @@ func checkKeyFile(path string) error {
 	}
 	if fi.Mode()&fs.ModeSymlink != 0 {
 		return &InsecurePermissionsError{Path: path, Mode: fi.Mode(), Reason: "the key file is a symbolic link, which could point anywhere",
-			Fix: fmt.Sprintf("replace the link with the key file itself, or check who planted it (ls -l %s)", shellQuote(path))}
+			Fix: fmt.Sprintf("replace the link with the key file itself, or check who planted it (ls -l %s)", ShellQuote(path))}
 	}
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%q is not a regular file", path)
@@ -114,7 +114,7 @@ func checkKeyFile(path string) error {
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
 		return &InsecurePermissionsError{Path: path, Mode: fi.Mode(), Reason: "the private key is accessible by group or others",
-			Fix: fmt.Sprintf("run 'chmod 600 %s'", shellQuote(path))}
+			Fix: fmt.Sprintf("run 'chmod 600 %s'", ShellQuote(path))}
 	}
 	return nil
 }
@@ -165,27 +165,21 @@ func lockHome(dir string) (unlock func(), err error) {
 	return func() { l.Unlock() }, nil
 }
 
-// shellQuote quotes s for a POSIX shell when it needs quoting.
-func shellQuote(s string) string {
-	safe := true
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '/' || r == '.' || r == '_' || r == '-' || r == '+' || r == ':' || r == '@') {
-			safe = false
-			break
-		}
-	}
-	if safe && s != "" {
+// shellSafe are the bytes a word may hold and still be pasted into sh,
+// bash, zsh or fish unquoted: none of these shells globs, expands or splits
+// on any of them. Everything else, every non-ASCII byte included, is quoted.
+const shellSafe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:=@,%"
+
+// ShellQuote quotes s for a POSIX shell when it needs quoting, so that the
+// commands devca shows in hints ("run 'chmod 600 …'", "run as root: …")
+// read naturally and still paste safely. A word that starts with "=" is
+// quoted too: zsh, the macOS default shell, expands "=name" to the path of
+// the command name.
+func ShellQuote(s string) string {
+	if s != "" && s[0] != '=' && strings.Trim(s, shellSafe) == "" {
 		return s
 	}
-	out := "'"
-	for _, r := range s {
-		if r == '\'' {
-			out += `'\''`
-		} else {
-			out += string(r)
-		}
-	}
-	return out + "'"
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // WithLock runs fn while holding the CA home's lock, for read-modify-write

@@ -127,21 +127,3 @@ func assertOnlyFiles(t *testing.T, dir string, names ...string) {
 		t.Errorf("%s holds %q, want %q (temporary files left behind?)", dir, got, names)
 	}
 }
-
-func TestShellQuote(t *testing.T) {
-	for in, want := range map[string]string{
-		"/home/u/.local/share/devca":                 "/home/u/.local/share/devca",
-		"/Users/u/Library/Application Support/devca": "'/Users/u/Library/Application Support/devca'",
-		"it's":   `'it'\''s'`,
-		"":       "''",
-		"$(rm)":  "'$(rm)'",
-		"a;b":    "'a;b'",
-		"ünï":    "'ünï'",
-		"a\nb":   "'a\nb'",
-		"x@y:1+": "x@y:1+",
-	} {
-		if got := shellQuote(in); got != want {
-			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
-		}
-	}
-}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/devca/devca/ca"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -31,12 +32,12 @@ type Cmd struct {
 
 // String returns the command line, quoted for a POSIX shell, without sudo.
 func (c Cmd) String() string {
-	parts := []string{shellQuote(c.Name)}
+	parts := []string{ca.ShellQuote(c.Name)}
 	for _, a := range c.Args {
-		parts = append(parts, shellQuote(a))
+		parts = append(parts, ca.ShellQuote(a))
 	}
 	if c.StdinFrom != "" {
-		parts = append(parts, "<", shellQuote(c.StdinFrom))
+		parts = append(parts, "<", ca.ShellQuote(c.StdinFrom))
 	}
 	return strings.Join(parts, " ")
 }
@@ -116,21 +117,4 @@ func (r *ExecRunner) argv(c Cmd) (argv []string, sudo bool, err error) {
 func isExitError(err error) bool {
 	var ec interface{ ExitCode() int }
 	return errors.As(err, &ec)
-}
-
-// shellSafe are the bytes a word may hold and still be pasted into sh,
-// bash, zsh or fish unquoted: none of these shells globs, expands or splits
-// on any of them. Everything else, every non-ASCII byte included, is quoted.
-const shellSafe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:=@,%"
-
-// shellQuote quotes s for a POSIX shell when it needs quoting, so that the
-// command lines devca shows (Cmd.String, the "run as root" hints) read
-// naturally and still paste safely. A word that starts with "=" is quoted
-// too: zsh, the macOS default shell, expands "=name" to the path of the
-// command name.
-func shellQuote(s string) string {
-	if s != "" && s[0] != '=' && strings.Trim(s, shellSafe) == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
