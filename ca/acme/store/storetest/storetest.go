@@ -1,0 +1,209 @@
+// Package storetest holds the behaviour every [store.Store] implementation must show, as
+// one test suite: the bbolt store runs it, and a PostgreSQL store (issue 11) runs the same.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/devca/devca/ca/acme/store"
+	"github.com/devca/devca/ca/acme/wire"
+)
+
+// Run runs the suite; newStore returns an empty store that the test may close.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	for _, tc := range []struct {
+		name string
+		fn   func(*testing.T, store.Store)
+	}{
+		{"accounts", testAccounts},
+		{"orders", testOrders},
+		{"authorizations", testAuthorizations},
+		{"certificates", testCertificates},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			t.Cleanup(func() { s.Close() })
+			tc.fn(t, s)
+		})
+	}
+}
+
+var now = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func wantErr(t *testing.T, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("got error %v, want %v", err, want)
+	}
+}
+
+func testAccounts(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	a := &store.Account{ID: "a1", Status: wire.StatusValid, Key: []byte(`{"kty":"x"}`), KeyThumbprint: "tp1", Contact: []string{"mailto:a@example.test"}, CreatedAt: now}
+	must(t, s.CreateAccount(ctx, a))
+	wantErr(t, s.CreateAccount(ctx, &store.Account{ID: "a2", KeyThumbprint: "tp1"}), store.ErrKeyInUse)
+	must(t, s.CreateAccount(ctx, &store.Account{ID: "a3", KeyThumbprint: "tp3"}))
+
+	got, err := s.AccountByKey(ctx, "tp1")
+	must(t, err)
+	if got.ID != "a1" || !slices.Equal(got.Contact, a.Contact) || !got.CreatedAt.Equal(now) {
+		t.Fatalf("AccountByKey = %+v", got)
+	}
+	_, err = s.Account(ctx, "nope")
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.AccountByKey(ctx, "nope")
+	wantErr(t, err, store.ErrNotFound)
+
+	// Key rollover moves the index; a key of another account is refused.
+	got.KeyThumbprint = "tp3"
+	wantErr(t, s.UpdateAccount(ctx, got), store.ErrKeyInUse)
+	got, _ = s.Account(ctx, "a1")
+	got.KeyThumbprint = "tp2"
+	must(t, s.UpdateAccount(ctx, got))
+	_, err = s.AccountByKey(ctx, "tp1")
+	wantErr(t, err, store.ErrNotFound)
+	byNew, err := s.AccountByKey(ctx, "tp2")
+	must(t, err)
+	if byNew.ID != "a1" || byNew.Version != got.Version {
+		t.Fatalf("after rollover: %+v, version %d", byNew, got.Version)
+	}
+
+	// A stale copy cannot overwrite a newer one.
+	stale := *byNew
+	byNew.Status = wire.StatusDeactivated
+	must(t, s.UpdateAccount(ctx, byNew))
+	stale.Contact = nil
+	wantErr(t, s.UpdateAccount(ctx, &stale), store.ErrConflict)
+	final, _ := s.Account(ctx, "a1")
+	if final.Status != wire.StatusDeactivated || len(final.Contact) != 1 {
+		t.Fatalf("final account %+v", final)
+	}
+	wantErr(t, s.UpdateAccount(ctx, &store.Account{ID: "nope"}), store.ErrNotFound)
+}
+
+func newOrder(id, account string, authzIDs ...string) (*store.Order, []*store.Authorization) {
+	o := &store.Order{ID: id, AccountID: account, Status: wire.StatusPending, Expires: now.Add(time.Hour), AuthorizationIDs: authzIDs, CreatedAt: now}
+	var azs []*store.Authorization
+	for _, az := range authzIDs {
+		o.Identifiers = append(o.Identifiers, wire.Identifier{Type: wire.IdentifierDNS, Value: az + ".test"})
+		azs = append(azs, &store.Authorization{ID: az, AccountID: account, Status: wire.StatusPending,
+			Identifier: wire.Identifier{Type: wire.IdentifierDNS, Value: az + ".test"}, Expires: now.Add(time.Hour),
+			Challenges: []store.Challenge{{ID: "c1", Type: wire.ChallengeHTTP01, Token: "tok", Status: wire.StatusPending}}})
+	}
+	return o, azs
+}
+
+func testOrders(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i, id := range []string{"o3", "o1", "o2"} {
+		o, azs := newOrder(id, "acct", id+"-z1", id+"-z2")
+		if i == 1 {
+			o.AccountID = "other"
+		}
+		must(t, s.CreateOrder(ctx, o, azs))
+	}
+	ids, err := s.OrderIDs(ctx, "acct")
+	must(t, err)
+	if !slices.Equal(ids, []string{"o3", "o2"}) {
+		t.Fatalf("OrderIDs = %v, want creation order [o3 o2]", ids)
+	}
+	if ids, _ := s.OrderIDs(ctx, "acc"); len(ids) != 0 {
+		t.Fatalf("a prefix of an account ID lists %v", ids)
+	}
+	o, err := s.Order(ctx, "o1")
+	must(t, err)
+	if o.AccountID != "other" || len(o.AuthorizationIDs) != 2 || o.Identifiers[0].Value != "o1-z1.test" {
+		t.Fatalf("Order = %+v", o)
+	}
+	// Creating an order whose authorization ID exists changes nothing.
+	dup, azs := newOrder("o4", "acct", "o1-z1")
+	if err := s.CreateOrder(ctx, dup, azs); err == nil {
+		t.Fatal("an existing authorization ID was accepted")
+	}
+	_, err = s.Order(ctx, "o4")
+	wantErr(t, err, store.ErrNotFound)
+
+	stale := *o
+	o.Status = wire.StatusReady
+	o.Error = wire.MalformedProblem("x")
+	must(t, s.UpdateOrder(ctx, o))
+	wantErr(t, s.UpdateOrder(ctx, &stale), store.ErrConflict)
+	o, _ = s.Order(ctx, "o1")
+	if o.Status != wire.StatusReady || o.Error == nil || o.Error.Detail != "x" {
+		t.Fatalf("updated order %+v", o)
+	}
+}
+
+func testAuthorizations(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	o, azs := newOrder("o1", "acct", "z1")
+	must(t, s.CreateOrder(ctx, o, azs))
+	az, err := s.Authorization(ctx, "z1")
+	must(t, err)
+	az.Status = wire.StatusInvalid
+	az.Challenges[0].Status = wire.StatusInvalid
+	az.Challenges[0].Error = wire.ConnectionProblem("refused")
+	must(t, s.UpdateAuthorization(ctx, az))
+	got, err := s.Authorization(ctx, "z1")
+	must(t, err)
+	if got.Status != wire.StatusInvalid || got.Challenges[0].Status != wire.StatusInvalid || got.Challenges[0].Error.Detail != "refused" {
+		t.Fatalf("authorization %+v", got)
+	}
+	_, err = s.Authorization(ctx, "nope")
+	wantErr(t, err, store.ErrNotFound)
+}
+
+func testCertificates(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	o1, azs := newOrder("o1", "acct", "z1")
+	must(t, s.CreateOrder(ctx, o1, azs))
+	o1.Status = wire.StatusValid
+	o1.CertificateSerial = "0a"
+	c1 := &store.Certificate{Serial: "0a", AccountID: "acct", OrderID: "o1", Chain: [][]byte{{1, 2}}, NotBefore: now, NotAfter: now.Add(time.Hour)}
+	must(t, s.CreateCertificate(ctx, c1, o1))
+	if o, _ := s.Order(ctx, "o1"); o.Status != wire.StatusValid || o.CertificateSerial != "0a" {
+		t.Fatalf("order after issuance %+v", o)
+	}
+
+	// The replacing order marks the old certificate.
+	o2, azs := newOrder("o2", "acct", "z2")
+	o2.ReplacesSerial = "0a"
+	must(t, s.CreateOrder(ctx, o2, azs))
+	o2.Status = wire.StatusValid
+	c2 := &store.Certificate{Serial: "0b", AccountID: "acct", OrderID: "o2"}
+	must(t, s.CreateCertificate(ctx, c2, o2))
+	old, err := s.Certificate(ctx, "0a")
+	must(t, err)
+	if old.ReplacedBy != "o2" {
+		t.Fatalf("replaced certificate %+v", old)
+	}
+
+	// A stale order makes the whole issuance fail, certificate included.
+	stale := *o1
+	stale.Version--
+	wantErr(t, s.CreateCertificate(ctx, &store.Certificate{Serial: "0c"}, &stale), store.ErrConflict)
+	_, err = s.Certificate(ctx, "0c")
+	wantErr(t, err, store.ErrNotFound)
+
+	if revoked, _ := s.RevokedCertificates(ctx); len(revoked) != 0 {
+		t.Fatalf("revoked before any revocation: %v", revoked)
+	}
+	old.Revoked, old.RevokedAt, old.Reason = true, now, 4
+	must(t, s.UpdateCertificate(ctx, old))
+	revoked, err := s.RevokedCertificates(ctx)
+	must(t, err)
+	if len(revoked) != 1 || revoked[0].Serial != "0a" || revoked[0].Reason != 4 || !revoked[0].RevokedAt.Equal(now) {
+		t.Fatalf("RevokedCertificates = %+v", revoked)
+	}
+}
