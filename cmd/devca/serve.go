@@ -293,6 +293,11 @@ func runServe(c *cli.Context, e *env) error {
 		what = "proxying to " + o.proxy.Redacted()
 	}
 	e.notef("%s", what)
+	if srv.RedirectListener != nil {
+		// Printed with the real port, which --redirect-http :0 leaves to the
+		// system.
+		e.notef("redirecting plain HTTP on %s to HTTPS", srv.RedirectListener.Addr())
+	}
 	for _, u := range urls {
 		fmt.Fprintln(e.stdout, u)
 	}
