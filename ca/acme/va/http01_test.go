@@ -147,7 +147,7 @@ func TestHTTP01(t *testing.T) {
 		},
 		{
 			name: "fail/timeout", id: "hang.test", port: hangPort, wantType: TypeConnection,
-			wantDetail: []string{"from 127.0.0.1:" + strconv.Itoa(hangPort) + ": no complete response: timed out after 2s"},
+			wantDetail: []string{"from 127.0.0.1:" + strconv.Itoa(hangPort) + ": no complete response: timed out after 2"},
 		},
 		{
 			name: "fail/connection refused", id: "refused.test", port: refusedPort, wantType: TypeConnection,
