@@ -14,7 +14,6 @@ import (
 	"math/big"
 	"net"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 )
@@ -91,27 +90,10 @@ func startALPN(t *testing.T, sites map[string]alpnSite) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				c.(*tls.Conn).Handshake() // the client reports what went wrong
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
+	serve(t, ln, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.(*tls.Conn).Handshake() // the client reports what went wrong
 	})
 	return ln.Addr().(*net.TCPAddr).Port
 }

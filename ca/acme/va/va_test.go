@@ -84,11 +84,19 @@ func hangListener(t *testing.T) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-		wg    sync.WaitGroup
-	)
+	done := make(chan struct{})
+	serve(t, ln, func(c net.Conn) {
+		<-done
+		c.Close()
+	})
+	t.Cleanup(func() { close(done) }) // runs before serve's, which waits
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// serve hands each connection ln accepts to handle, in a goroutine. It
+// returns at once; Cleanup closes ln and waits for the handlers.
+func serve(t *testing.T, ln net.Listener, handle func(net.Conn)) {
+	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -97,21 +105,17 @@ func hangListener(t *testing.T) int {
 			if err != nil {
 				return
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				handle(c)
+			}()
 		}
 	}()
 	t.Cleanup(func() {
 		ln.Close()
 		wg.Wait()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
 	})
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // closedPort returns a loopback port that refuses connections.
