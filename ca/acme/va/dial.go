@@ -15,13 +15,21 @@ import (
 // time left, so one silent address cannot use up the validation.
 //
 // It fails with an [*Error] of type dns when the name does not resolve,
-// and of type connection when no address answers.
-func (a *Authority) dial(ctx context.Context, start time.Time, host string, port int) (net.Conn, error) {
+// and of type connection when no address answers. When phase is not nil,
+// dial tells it what it is doing and the error type a failure then has
+// (TypeDNS and "resolving …", TypeConnection and "connecting to …"), and
+// two empty strings once connected, so that a caller that gives up first
+// (http.Client does when ctx is done) can say where it was.
+func (a *Authority) dial(ctx context.Context, start time.Time, host string, port int, phase func(typ, doing string)) (net.Conn, error) {
+	if phase == nil {
+		phase = func(string, string) {}
+	}
 	var addrs []netip.Addr
 	if addr, err := netip.ParseAddr(host); err == nil {
 		addrs = []netip.Addr{addr}
 	} else {
-		found, err := a.lookupNetIP(ctx, "ip", host)
+		phase(TypeDNS, fmt.Sprintf("resolving %s through %s", host, a.ipResolver))
+		found, err := bounded(ctx, func() ([]netip.Addr, error) { return a.lookupNetIP(ctx, "ip", host) })
 		if err != nil {
 			cause, _ := stopped(ctx, start, err)
 			return nil, newError(TypeDNS, cause, "resolving %s through %s", host, a.ipResolver)
@@ -37,10 +45,12 @@ func (a *Authority) dial(ctx context.Context, start time.Time, host string, port
 		lastErr error
 		target  string
 	)
+	phase(TypeConnection, fmt.Sprintf("connecting to %s port %d", host, port))
 	for i, addr := range addrs {
 		target = netip.AddrPortFrom(addr.Unmap(), uint16(port)).String()
 		conn, err := dialShare(ctx, &d, target, len(addrs)-i)
 		if err == nil {
+			phase("", "")
 			return conn, nil
 		}
 		lastErr = err
@@ -70,4 +80,27 @@ func dialShare(ctx context.Context, d *net.Dialer, target string, remaining int)
 		defer cancel()
 	}
 	return d.DialContext(ctx, "tcp", target)
+}
+
+// bounded returns lookup's result, or ctx's error as soon as ctx is done:
+// the Go resolver finishes its current try, up to the timeout of
+// /etc/resolv.conf, before it looks at a canceled context, and a Config
+// lookup may ignore ctx altogether. The lookup then ends on its own.
+func bounded[T any](ctx context.Context, lookup func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := lookup()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }

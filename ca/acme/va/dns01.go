@@ -22,7 +22,7 @@ func (a *Authority) validateDNS01(ctx context.Context, id identifier, keyAuth st
 	// try it under the search domains of /etc/resolv.conf.
 	name := "_acme-challenge." + id.name + "."
 	want := txtValue(keyAuth)
-	records, err := a.lookupTXT(ctx, name)
+	records, err := bounded(ctx, func() ([]string, error) { return a.lookupTXT(ctx, name) })
 	if err != nil {
 		if cause, ok := stopped(ctx, start, err); ok {
 			return newError(TypeDNS, cause, "looking up TXT records at %s through %s", name, a.txtResolver)

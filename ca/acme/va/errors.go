@@ -91,11 +91,14 @@ func causeText(err error) string {
 
 // stopped describes why an operation that failed under ctx stopped: the
 // validation's time ran out, or its caller canceled it. ok is false when
-// ctx is still live, meaning err is the real reason.
+// ctx is still live, meaning err is the real reason. A deadline that has
+// passed counts even before ctx says so: the Go resolver gives up at the
+// deadline itself, and can return before ctx's timer fires.
 func stopped(ctx context.Context, start time.Time, err error) (cause error, ok bool) {
+	deadline, hasDeadline := ctx.Deadline()
 	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return &stopError{fmt.Sprintf("timed out after %s", time.Since(start).Round(10*time.Millisecond)), ctx.Err()}, true
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || (hasDeadline && !time.Now().Before(deadline)):
+		return &stopError{fmt.Sprintf("timed out after %s", time.Since(start).Round(10*time.Millisecond)), context.DeadlineExceeded}, true
 	case ctx.Err() != nil:
 		return &stopError{"validation canceled", ctx.Err()}, true
 	}

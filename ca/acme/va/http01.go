@@ -43,6 +43,9 @@ type http01 struct {
 	current *url.URL // the URL being fetched
 	hops    int      // redirects followed
 	addr    string   // the address of the last connection
+	// phaseType and phase say what the dialer is doing (see
+	// Authority.dial); both are empty when it is not dialing.
+	phaseType, phase string
 }
 
 // validateHTTP01 fetches the challenge URL and compares the body with
@@ -124,7 +127,11 @@ func (v *http01) dial(ctx context.Context, _, hostport string) (net.Conn, error)
 	if err != nil {
 		return nil, fmt.Errorf("port of %q: %w", hostport, err)
 	}
-	conn, err := v.a.dial(ctx, v.start, host, port)
+	conn, err := v.a.dial(ctx, v.start, host, port, func(typ, doing string) {
+		v.mu.Lock()
+		v.phaseType, v.phase = typ, doing
+		v.mu.Unlock()
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -218,6 +225,12 @@ func (v *http01) failed(ctx context.Context, err error) *Error {
 		err = uerr.Err // its text repeats the method and URL
 	}
 	if cause, ok := stopped(ctx, v.start, err); ok {
+		v.mu.Lock()
+		typ, doing := v.phaseType, v.phase
+		v.mu.Unlock()
+		if doing != "" { // the client gave up before the dialer did
+			return v.errorf(typ, cause, "%s", doing)
+		}
 		return v.errorf(TypeConnection, cause, "no complete response")
 	}
 	var alert tls.AlertError

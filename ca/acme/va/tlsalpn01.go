@@ -27,7 +27,7 @@ func (a *Authority) validateTLSALPN01(ctx context.Context, id identifier, keyAut
 	if id.addr.IsValid() {
 		sni = reverseName(id.addr)
 	}
-	conn, err := a.dial(ctx, start, id.host(), a.tlsPort)
+	conn, err := a.dial(ctx, start, id.host(), a.tlsPort, nil)
 	if err != nil {
 		return err
 	}

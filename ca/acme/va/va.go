@@ -68,7 +68,9 @@ type Config struct {
 	Timeout time.Duration
 	// LookupNetIP, when set, resolves the names of http-01 and tls-alpn-01
 	// instead of DNSServer or the system resolver. Its signature is that of
-	// [net.Resolver.LookupNetIP]; network is "ip".
+	// [net.Resolver.LookupNetIP]; network is "ip". Like LookupTXT it
+	// should return when ctx is done; if it does not, Validate still
+	// returns on time and leaves it running.
 	LookupNetIP func(ctx context.Context, network, host string) ([]netip.Addr, error)
 	// LookupTXT, when set, answers the TXT lookups of dns-01 instead of
 	// DNSServer or the system resolver. name is fully qualified, with a
@@ -126,10 +128,17 @@ func New(cfg Config) (*Authority, error) {
 			PreferGo: true,
 			// Every query goes to server, whatever /etc/resolv.conf
 			// lists, over the network the resolver asks for (it retries
-			// over TCP when an answer is truncated).
+			// over TCP when an answer is truncated). The connection
+			// closes when ctx is done: the resolver itself only watches
+			// deadlines while it waits for an answer.
 			Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 				var d net.Dialer
-				return d.DialContext(ctx, network, server)
+				conn, err := d.DialContext(ctx, network, server)
+				if err != nil {
+					return nil, err
+				}
+				context.AfterFunc(ctx, func() { conn.Close() })
+				return conn, nil
 			},
 		}
 	}
