@@ -42,6 +42,8 @@ func challengeHandler(httpPort, tlsPort, otherPort int) http.Handler {
 			fmt.Fprint(w, testKeyAuth+strings.Repeat(" ", 200<<10))
 		case "redirect.test":
 			http.Redirect(w, r, at("http", "ok.test", httpPort), http.StatusFound)
+		case "redirect-not-tls.test": // to the plain server's port, configured as the TLS port
+			http.Redirect(w, r, at("https", "ok.test", httpPort), http.StatusFound)
 		case "redirect-https.test":
 			http.Redirect(w, r, at("https", "ok.test", tlsPort), http.StatusMovedPermanently)
 		case "redirect-port.test":
@@ -81,7 +83,7 @@ func TestHTTP01(t *testing.T) {
 	t.Cleanup(tlsSrv.Close)
 
 	names := map[string][]string{"fallback.test": {"127.0.0.2", "127.0.0.1"}}
-	for _, n := range []string{"ok", "trailing", "leading", "wrong", "huge", "missing", "error", "redirect", "redirect-https", "redirect-port", "redirect-scheme", "redirect-host", "redirect-user", "redirect-loop", "hang", "refused"} {
+	for _, n := range []string{"ok", "trailing", "leading", "wrong", "huge", "missing", "error", "redirect", "redirect-https", "redirect-port", "redirect-scheme", "redirect-host", "redirect-user", "redirect-not-tls", "redirect-loop", "hang", "refused"} {
 		names[n+".test"] = []string{"127.0.0.1"}
 	}
 	urlFor := func(host string, port int) string {
@@ -93,6 +95,7 @@ func TestHTTP01(t *testing.T) {
 		name       string
 		id         string
 		port       int // HTTPPort when not the server's
+		tlsPort    int // TLSPort when not the https server's
 		wantType   string
 		wantDetail []string
 		wantURL    string
@@ -142,6 +145,10 @@ func TestHTTP01(t *testing.T) {
 			wantDetail: []string{"the URL has user information"},
 		},
 		{
+			name: "fail/redirect to https on a plain HTTP port", id: "redirect-not-tls.test", tlsPort: httpPort, wantType: TypeTLS,
+			wantDetail: []string{"fetching " + strings.Replace(urlFor("ok.test", httpPort), "http:", "https:", 1) + " (after 1 redirects from ", "from " + self + ": TLS handshake: "},
+		},
+		{
 			name: "fail/redirect loop", id: "redirect-loop.test", wantType: TypeConnection,
 			wantDetail: []string{"(after 10 redirects from " + urlFor("redirect-loop.test", httpPort), "stopped after 10 redirects"},
 		},
@@ -164,7 +171,11 @@ func TestHTTP01(t *testing.T) {
 			if tc.port != 0 {
 				port = tc.port
 			}
-			a := newAuthority(t, Config{HTTPPort: port, TLSPort: tlsPort, Timeout: 2 * time.Second, LookupNetIP: lookupMap(names)})
+			tp := tlsPort
+			if tc.tlsPort != 0 {
+				tp = tc.tlsPort
+			}
+			a := newAuthority(t, Config{HTTPPort: port, TLSPort: tp, Timeout: 2 * time.Second, LookupNetIP: lookupMap(names)})
 			e := checkResult(t, a.Validate(context.Background(), HTTP01, tc.id, testToken, testKeyAuth), tc.wantType, tc.wantDetail...)
 			if e != nil && tc.wantURL != "" && e.URL != tc.wantURL {
 				t.Errorf("URL %q, want %q", e.URL, tc.wantURL)
