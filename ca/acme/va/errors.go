@@ -10,8 +10,7 @@ import (
 	"unicode/utf8"
 )
 
-// The ACME error types a validation can fail with (RFC 8555 §6.7 and
-// RFC 8737 §6). A problem document's type is "urn:ietf:params:acme:error:"
+// The ACME error types a validation can fail with (RFC 8555 §6.7). A problem document's type is "urn:ietf:params:acme:error:"
 // followed by one of these.
 const (
 	// TypeConnection: the server could not connect to the validation
@@ -42,7 +41,7 @@ const (
 type Error struct {
 	// Type is one of the Type constants.
 	Type string
-	// Detail is a one-line, lowercase description of the failure.
+	// Detail describes the failure in one line.
 	Detail string
 	// URL is the last URL fetched, for http-01; empty otherwise.
 	URL string
@@ -58,8 +57,9 @@ func (e *Error) Error() string {
 	return e.Type + ": " + e.Detail
 }
 
-// Unwrap returns the underlying cause, so that errors.Is(err,
-// context.Canceled) and errors.As(err, **net.DNSError) see through.
+// Unwrap returns the underlying cause, so that errors.Is finds
+// context.Canceled or context.DeadlineExceeded, and errors.As a
+// *net.DNSError or a Config lookup's own error.
 func (e *Error) Unwrap() error {
 	return e.Err
 }
