@@ -5,7 +5,9 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -130,4 +132,72 @@ func TestKeyVerdictsRecentFilesAlwaysRead(t *testing.T) {
 	if len(h.keys.m) != 0 {
 		t.Errorf("a file changed just now was remembered: %v", h.keys.m)
 	}
+}
+
+// TestAccessLogBatches: past the first lines of a window, lines wait and
+// are written together, in order, within about logWindow, and Close
+// writes whatever still waits.
+func TestAccessLogBatches(t *testing.T) {
+	var w countingWriter
+	l := &accessLog{w: &w}
+	const n = logBurst + 40
+	start := time.Now()
+	for i := range n {
+		l.write([]byte(strconv.Itoa(i) + "\n"))
+	}
+	quick := time.Since(start) < logWindow // else a new window began
+	w.mu.Lock()
+	writes, got := w.writes, w.buf.String()
+	w.mu.Unlock()
+	if quick && (writes != logBurst || strings.Count(got, "\n") != logBurst) {
+		t.Errorf("right away: %d writes of %d lines, want the first %d alone", writes, strings.Count(got, "\n"), logBurst)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		w.mu.Lock()
+		writes, got = w.writes, w.buf.String()
+		w.mu.Unlock()
+		if strings.Count(got, "\n") == n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var want strings.Builder
+	for i := range n {
+		want.WriteString(strconv.Itoa(i) + "\n")
+	}
+	if got != want.String() || quick && writes > logBurst+2 {
+		t.Errorf("after the window: %d writes, lines %q", writes, got)
+	}
+
+	// Close flushes a handler's waiting lines at once.
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"a.txt": "x"})
+	var buf countingWriter
+	h, err := New(Config{Dir: dir, AccessLog: &buf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range n {
+		do(t, h, "GET", "/a.txt")
+	}
+	h.Close()
+	buf.mu.Lock()
+	defer buf.mu.Unlock()
+	if c := strings.Count(buf.buf.String(), " GET /a.txt 200 "); c != n {
+		t.Errorf("after Close: %d of %d lines", c, n)
+	}
+}
+
+type countingWriter struct {
+	mu     sync.Mutex
+	buf    strings.Builder
+	writes int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes++
+	return w.buf.Write(p)
 }
