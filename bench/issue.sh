@@ -44,12 +44,8 @@ Environment:
 EOF
 }
 
-say() { printf '%s: %s\n' "$prog" "$*" >&2; }
-die() {
-	printf '%s: error: %s\n' "$prog" "$1" >&2
-	[ $# -lt 2 ] || printf '%s: hint: %s\n' "$prog" "$2" >&2
-	exit 1
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 usage_die() {
 	printf '%s: error: %s\n' "$prog" "$1" >&2
 	printf '%s: hint: %s\n' "$prog" "run '$0 --help' for usage" >&2

@@ -58,12 +58,8 @@ Options:
 EOF
 }
 
-say() { printf '%s: %s\n' "$prog" "$*" >&2; }
-die() {
-	printf '%s: error: %s\n' "$prog" "$1" >&2
-	[ $# -lt 2 ] || printf '%s: hint: %s\n' "$prog" "$2" >&2
-	exit 1
-}
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 only=devca,caddy,nginx,nethttp
 while [ $# -gt 0 ]; do
@@ -83,33 +79,13 @@ for tool in go wrk h2load curl; do
 done
 
 cd "$(dirname "$0")/.."
-work=$(mktemp -d "${TMPDIR:-/tmp}/devca-bench-serve.XXXXXX")
+bench_workdir devca-bench-serve
 # nginx workers run as an unprivileged user and must read the site.
 chmod 755 "$work"
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
 
-say "building devca and the helpers in $work"
-go build -o "$work/devca" ./cmd/devca
-go build -o "$work/fileserver" ./bench/serve/fileserver
-go build -o "$work/firstreq" ./bench/serve/firstreq
-
-# The site: a 1 KiB and a 10 MiB file, both binary so nobody compresses them.
+serve_setup "$work"
 site=$work/site
-mkdir -p "$site"
-head -c 1024 /dev/urandom >"$site/1k.bin"
 head -c $((10 << 20)) /dev/urandom >"$site/10m.bin"
-
-# One throwaway CA; every server gets a leaf from it for 127.0.0.1.
-export DEVCA_HOME=$work/cahome
-"$work/devca" init --no-trust >/dev/null 2>&1 || die "devca init failed"
-"$work/devca" issue --cert-file "$work/cert.pem" --key-file "$work/key.pem" localhost 127.0.0.1 >/dev/null 2>&1 ||
-	die "devca issue failed"
 # devca serve issues and caches its own leaf on first start; do that now so
 # the start measurement is the everyday one.
 port_devca=18443 port_caddy=18444 port_nginx=18445 port_nethttp=18446

@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -50,7 +49,7 @@ func (h *Handler) serveFiles(w http.ResponseWriter, r *http.Request) {
 	if ctype := mime.TypeByExtension(path.Ext(real)); ctype != "" && !isCompressible(ctype) && fi.Mode().IsRegular() {
 		hdr := w.Header()
 		hdr.Set("Content-Type", ctype)
-		hdr.Set("ETag", etagPrefix(fi.ModTime(), fi.Size())+`"`)
+		hdr.Set("ETag", fileETag(fi.ModTime(), fi.Size()))
 		http.ServeContent(w, r, real, fi.ModTime(), &sizedFile{f: f, size: fi.Size()})
 		return
 	}
@@ -63,7 +62,7 @@ func (h *Handler) serveFiles(w http.ResponseWriter, r *http.Request) {
 // needs another offset (a range request). net/http's own FileServer avoids
 // those two lseek calls the same way, through its internal size hook.
 type sizedFile struct {
-	f    *os.File
+	f    servedFile
 	size int64
 	pos  int64 // where the next Read starts
 	off  int64 // the file's real offset
@@ -211,7 +210,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, real string,
 }
 
 // serveOpenFile sends f, opened from real, whose FileInfo is fi.
-func (h *Handler) serveOpenFile(w http.ResponseWriter, r *http.Request, real string, f *os.File, fi fs.FileInfo, status int) {
+func (h *Handler) serveOpenFile(w http.ResponseWriter, r *http.Request, real string, f servedFile, fi fs.FileInfo, status int) {
 	if !fi.Mode().IsRegular() {
 		// Devices, sockets and pipes are not pages.
 		h.errorPage(w, r, http.StatusNotFound)
@@ -251,7 +250,7 @@ func (h *Handler) serveOpenFile(w http.ResponseWriter, r *http.Request, real str
 
 // serveInjected sends a live-reloaded HTML page, read whole, with the
 // reload script added.
-func (h *Handler) serveInjected(w http.ResponseWriter, r *http.Request, real string, f *os.File, modtime time.Time, etag string, status int, ctype string) {
+func (h *Handler) serveInjected(w http.ResponseWriter, r *http.Request, real string, f servedFile, modtime time.Time, etag string, status int, ctype string) {
 	body, err := io.ReadAll(f)
 	if err != nil {
 		h.errorPage(w, r, statusOrServerError(h, r, err))
@@ -284,12 +283,20 @@ func (h *Handler) servePrecompressed(w http.ResponseWriter, r *http.Request, rea
 // goes (ranges need that); a file rewritten within the same nanosecond with
 // the same size is the accepted blind spot, as in most file servers.
 func etagPrefix(mod time.Time, size int64) string {
-	b := make([]byte, 0, 40)
+	return string(appendETag(make([]byte, 0, 40), mod, size))
+}
+
+// fileETag is etagPrefix with its closing quote, made in one allocation for
+// the common case of a file sent as it is.
+func fileETag(mod time.Time, size int64) string {
+	return string(append(appendETag(make([]byte, 0, 40), mod, size), '"'))
+}
+
+func appendETag(b []byte, mod time.Time, size int64) []byte {
 	b = append(b, '"')
 	b = strconv.AppendInt(b, mod.UnixNano(), 16)
 	b = append(b, '-')
-	b = strconv.AppendInt(b, size, 16)
-	return string(b)
+	return strconv.AppendInt(b, size, 16)
 }
 
 // statusOrServerError maps an open error to a status, logging errors the
@@ -352,7 +359,7 @@ func sendWithStatus(w http.ResponseWriter, r *http.Request, status int, content 
 
 // precompressed opens the ".br" or ".gz" sibling of real when the client
 // accepts that encoding and the sibling is a regular file, preferring br.
-func (h *Handler) precompressed(r *http.Request, real string) (string, *os.File, fs.FileInfo) {
+func (h *Handler) precompressed(r *http.Request, real string) (string, servedFile, fs.FileInfo) {
 	ae := r.Header.Get("Accept-Encoding")
 	if ae == "" {
 		return "", nil, nil

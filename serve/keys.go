@@ -7,6 +7,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Private keys are hidden twice over. The key and PKCS#12 files devca's
@@ -21,18 +23,46 @@ import (
 // "key.pem", "privkey.pem" (certbot), PKCS#12 files ("*.p12", "*.pfx") and
 // OpenSSH's default key names, also when gzip- or brotli-compressed.
 func keyName(name string) bool {
-	name = strings.ToLower(name)
-	name = strings.TrimSuffix(strings.TrimSuffix(name, ".gz"), ".br")
-	switch name {
-	case "key.pem", "privkey.pem", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk":
-		return true
+	name = foldNonASCII(name)
+	name = trimSuffixFold(trimSuffixFold(name, ".gz"), ".br")
+	for _, n := range [...]string{"key.pem", "privkey.pem", "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk"} {
+		if strings.EqualFold(name, n) {
+			return true
+		}
 	}
-	for _, suffix := range []string{".key", ".p12", ".pfx", "-key.pem", "_key.pem", ".key.pem"} {
-		if strings.HasSuffix(name, suffix) {
+	for _, suffix := range [...]string{".key", ".p12", ".pfx", "-key.pem", "_key.pem", ".key.pem"} {
+		if hasSuffixFold(name, suffix) {
 			return true
 		}
 	}
 	return false
+}
+
+// foldNonASCII lowers the case of a name that is not plain ASCII, so that
+// the ASCII comparisons after it see what strings.ToLower would: "K"
+// (the Kelvin sign) lowers to "k", and a file system that normalises names
+// may open "site.Key" as "site.key". ASCII names, nearly all, are left
+// to the case-blind comparisons and cost no copy.
+func foldNonASCII(name string) string {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= 0x80 {
+			return strings.ToLower(name)
+		}
+	}
+	return name
+}
+
+// hasSuffixFold is strings.HasSuffix ignoring ASCII case, without the
+// copy strings.ToLower makes of a name with capitals.
+func hasSuffixFold(s, suffix string) bool {
+	return len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix)
+}
+
+func trimSuffixFold(s, suffix string) string {
+	if hasSuffixFold(s, suffix) {
+		return s[:len(s)-len(suffix)]
+	}
+	return s
 }
 
 // keySniffName reports whether a file name is one a PEM private key is
@@ -42,9 +72,14 @@ func keyName(name string) bool {
 // start of every file would cost a read on every request for a page or an
 // image, and nobody saves a key as app.js by accident.
 func keySniffName(name string) bool {
-	switch strings.ToLower(path.Ext(name)) {
-	case "", ".pem", ".crt", ".cer", ".p8", ".txt":
+	ext := path.Ext(foldNonASCII(name))
+	if ext == "" {
 		return true
+	}
+	for _, e := range [...]string{".pem", ".crt", ".cer", ".p8", ".txt"} {
+		if strings.EqualFold(ext, e) {
+			return true
+		}
 	}
 	return false
 }
@@ -81,14 +116,20 @@ func (h *Handler) hiddenKey(name, real string, f io.ReaderAt, fi fs.FileInfo) bo
 	if h.cfg.ServeKeys || !fi.Mode().IsRegular() {
 		return false
 	}
-	base, realBase := path.Base(name), path.Base(real)
-	if keyName(base) || keyName(realBase) {
+	base := path.Base(name)
+	if keyName(base) {
 		return true
 	}
-	if keySniffName(base) || keySniffName(realBase) {
-		return sniffKey(f)
+	sniff := keySniffName(base)
+	// real is name unless a link was followed on the way.
+	if real != name {
+		realBase := path.Base(real)
+		if keyName(realBase) {
+			return true
+		}
+		sniff = sniff || keySniffName(realBase)
 	}
-	return false
+	return sniff && h.keys.holdsKey(f, fi)
 }
 
 // sniffKey reads the start of f and looks for a private key. It is kept
@@ -97,9 +138,55 @@ func (h *Handler) hiddenKey(name, real string, f io.ReaderAt, fi fs.FileInfo) bo
 //
 //go:noinline
 func sniffKey(f io.ReaderAt) bool {
-	buf := make([]byte, keySniffSize)
-	n, _ := f.ReadAt(buf, 0)
-	return holdsPrivateKey(buf[:n])
+	bp := sniffBufPool.Get().(*[keySniffSize]byte)
+	defer sniffBufPool.Put(bp)
+	n, _ := f.ReadAt(bp[:], 0)
+	return holdsPrivateKey(bp[:n])
+}
+
+var sniffBufPool = sync.Pool{New: func() any { return new([keySniffSize]byte) }}
+
+// keyVerdicts remembers what sniffKey found in files that have not changed
+// since, so that a text file served again costs no read: the answer is
+// kept per file identity (device, inode, size, modification and change
+// times, see fileIdentity). Writing a file changes its change time, which
+// no one can set by hand, so a changed file is read again. A file changed
+// within the last keyVerdictSettle is read every time: its change time may
+// not move on a second write within the file system's clock tick (the
+// "racily clean" case git knows).
+type keyVerdicts struct {
+	mu sync.Mutex
+	m  map[fileID]bool
+}
+
+// keyVerdictSettle is a variable for tests only.
+var keyVerdictSettle = 2 * time.Second
+
+// maxKeyVerdicts bounds the memory of a huge site: past it the table
+// starts over.
+const maxKeyVerdicts = 4096
+
+// holdsKey reports whether f, whose FileInfo is fi, starts with a private
+// key, from the table when it can.
+func (v *keyVerdicts) holdsKey(f io.ReaderAt, fi fs.FileInfo) bool {
+	id, ok := fileIdentity(fi)
+	if !ok || time.Since(id.changed()) < keyVerdictSettle {
+		return sniffKey(f)
+	}
+	v.mu.Lock()
+	verdict, known := v.m[id]
+	v.mu.Unlock()
+	if known {
+		return verdict
+	}
+	verdict = sniffKey(f)
+	v.mu.Lock()
+	if v.m == nil || len(v.m) >= maxKeyVerdicts {
+		v.m = make(map[fileID]bool)
+	}
+	v.m[id] = verdict
+	v.mu.Unlock()
+	return verdict
 }
 
 // recordedKeys turns Config.RecordedKeys into the set of those inside dir,

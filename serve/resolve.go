@@ -2,6 +2,7 @@ package serve
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"net/http"
 	"os"
@@ -49,30 +50,68 @@ func cleanPath(urlPath, rawPath string, dotfiles bool) (string, error) {
 	if !strings.HasPrefix(urlPath, "/") {
 		return "", errBadPath
 	}
-	for i := 0; i < len(urlPath); i++ {
-		if c := urlPath[i]; c < 0x20 || c == 0x7f || c == '\\' {
-			return "", errBadPath
+	// One pass over the path checks its bytes and its segments and notes
+	// whether path.Clean has anything to do: nearly every request path is
+	// already clean, and skipping Clean saves an allocation per request.
+	clean := true
+	segStart := 1
+	for i := 1; i <= len(urlPath); i++ {
+		if i < len(urlPath) {
+			c := urlPath[i]
+			if c < 0x20 || c == 0x7f || c == '\\' {
+				return "", errBadPath
+			}
+			if c != '/' {
+				continue
+			}
 		}
-	}
-	if containsFold(rawPath, "%2f") || containsFold(rawPath, "%5c") || containsFold(rawPath, "%00") {
-		return "", errBadPath
-	}
-	for seg := range strings.SplitSeq(urlPath[1:], "/") {
-		if seg == ".." {
+		switch seg := urlPath[segStart:i]; {
+		case seg == "..":
 			return "", errBadPath
-		}
-		if !dotfiles && len(seg) > 1 && seg[0] == '.' {
+		case seg == "" || seg == ".":
+			// "//", "/./" or a trailing "/." or "/": Clean removes them.
+			clean = clean && seg == "" && i == len(urlPath)
+		case !dotfiles && seg[0] == '.':
 			return "", errHidden
 		}
+		segStart = i + 1
 	}
-	name := strings.TrimPrefix(path.Clean(urlPath), "/")
-	if name == "" {
+	if hasEncodedSeparator(rawPath) {
+		return "", errBadPath
+	}
+	var name string
+	switch {
+	case urlPath == "/":
 		name = "."
+	case clean:
+		name = strings.TrimSuffix(urlPath[1:], "/")
+	default:
+		name = strings.TrimPrefix(path.Clean(urlPath), "/")
+		if name == "" {
+			name = "."
+		}
 	}
 	if !fs.ValidPath(name) || !validOnWindows(name) {
 		return "", errBadPath
 	}
 	return name, nil
+}
+
+// hasEncodedSeparator reports whether a raw (escaped) path holds "%2f",
+// "%5c" or "%00" in any case: an encoded slash, backslash or NUL, which
+// some servers and proxies decode into real ones.
+func hasEncodedSeparator(raw string) bool {
+	for {
+		i := strings.IndexByte(raw, '%')
+		if i < 0 || i+2 >= len(raw) {
+			return false
+		}
+		switch hi, lo := raw[i+1], raw[i+2]|0x20; {
+		case hi == '2' && lo == 'f', hi == '5' && lo == 'c', hi == '0' && lo == '0':
+			return true
+		}
+		raw = raw[i+1:]
+	}
 }
 
 // validOnWindows refuses names that Windows would read differently from what
@@ -113,26 +152,20 @@ func isShortOrStream(seg string) bool {
 // "Naming Files, Paths, and Namespaces".
 func isDeviceName(seg string) bool {
 	base, _, _ := strings.Cut(seg, ".")
-	base = strings.ToUpper(strings.TrimRight(base, " "))
-	switch base {
-	case "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$":
-		return true
+	base = strings.TrimRight(base, " ")
+	switch len(base) {
+	case 3:
+		return strings.EqualFold(base, "CON") || strings.EqualFold(base, "PRN") ||
+			strings.EqualFold(base, "AUX") || strings.EqualFold(base, "NUL")
+	case 6, 7:
+		return strings.EqualFold(base, "CONIN$") || strings.EqualFold(base, "CONOUT$")
 	}
-	if !strings.HasPrefix(base, "COM") && !strings.HasPrefix(base, "LPT") {
+	if len(base) < 4 || !strings.EqualFold(base[:3], "COM") && !strings.EqualFold(base[:3], "LPT") {
 		return false
 	}
 	switch base[3:] {
 	case "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "¹", "²", "³":
 		return true
-	}
-	return false
-}
-
-func containsFold(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(sub)], sub) {
-			return true
-		}
 	}
 	return false
 }
@@ -207,7 +240,7 @@ func resolve(dir, name string, dotfiles bool) (string, error) {
 // it (no links on the way), else resolve's answer opened through os.Root.
 // The file is a regular file or a folder (anything else is errNotRegular,
 // and is not opened), and neither denied nor a hidden key file.
-func (h *Handler) open(name string) (*os.File, fs.FileInfo, string, error) {
+func (h *Handler) open(name string) (servedFile, fs.FileInfo, string, error) {
 	f, fi, err := h.fast.open(name)
 	real := name
 	if errors.Is(err, errSlowPath) {
@@ -231,10 +264,15 @@ func (h *Handler) open(name string) (*os.File, fs.FileInfo, string, error) {
 
 // openReal opens real, a name resolve returned, if it is a regular file or
 // a folder. It applies no hiding rules: callers have.
-func (h *Handler) openReal(real string) (*os.File, fs.FileInfo, error) {
+func (h *Handler) openReal(real string) (servedFile, fs.FileInfo, error) {
 	f, fi, err := h.fast.open(real)
 	if errors.Is(err, errSlowPath) {
-		return h.openRoot(real)
+		rf, rfi, err := h.openRoot(real)
+		if err != nil {
+			// Not a nil *os.File inside a non-nil servedFile.
+			return nil, nil, err
+		}
+		return rf, rfi, nil
 	}
 	return f, fi, err
 }
@@ -257,6 +295,15 @@ func (h *Handler) openRoot(real string) (*os.File, fs.FileInfo, error) {
 	}
 	clearNoBlock(f)
 	return checkOpened(f, real)
+}
+
+// servedFile is an open file being served: an *os.File from the careful
+// path, or the fast opener's bare descriptor (see open_linux.go).
+type servedFile interface {
+	io.Reader
+	io.ReaderAt
+	io.Seeker
+	io.Closer
 }
 
 // checkOpened returns f with its FileInfo if it is a regular file or a

@@ -45,6 +45,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -87,7 +88,9 @@ type Config struct {
 	LiveReload bool
 	// Proxy is a plain-HTTP upstream for requests that match no file.
 	Proxy *url.URL
-	// AccessLog receives one line per request; nil means no log.
+	// AccessLog receives one line per request; nil means no log. Under
+	// load lines come in batches, at most 20 ms late, one write each;
+	// writes never overlap.
 	AccessLog io.Writer
 	// ErrorLog receives problems the client is not told about in detail
 	// (upstream errors, failed reads), one line per write without a
@@ -123,7 +126,8 @@ type Handler struct {
 	live      *liveReload
 	deny      []string        // slash paths relative to Dir, see Config.Deny
 	recorded  map[string]bool // slash paths relative to Dir, see Config.RecordedKeys
-	logMu     sync.Mutex
+	keys      keyVerdicts     // what the key sniff found, see hiddenKey
+	log       accessLog
 	errorLog  *log.Logger
 	closeOnce sync.Once
 }
@@ -138,6 +142,7 @@ func New(cfg Config) (*Handler, error) {
 		cfg.Now = time.Now
 	}
 	h := &Handler{cfg: cfg, headers: http.Header{}}
+	h.log.w = cfg.AccessLog
 	for k, vs := range cfg.Headers {
 		for _, v := range vs {
 			if err := CheckHeader(k, v); err != nil {
@@ -244,11 +249,15 @@ func (h *Handler) denied(real string) bool {
 	return false
 }
 
-// Close stops watching the folder, ends event streams and releases the
-// folder. Requests after Close fail. Calling Close again does nothing.
+// Close writes access-log lines still waiting, stops watching the folder,
+// ends event streams and releases the folder. Requests after Close fail.
+// Calling Close again does nothing.
 func (h *Handler) Close() error {
 	var err error
 	h.closeOnce.Do(func() {
+		if h.cfg.AccessLog != nil {
+			h.log.flush()
+		}
 		if h.live != nil {
 			h.live.close()
 		}
@@ -294,13 +303,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveLogged answers a request through the access-log recorder and
-// writes its log line.
+// writes its log line (see accessLog for when it is written). Recorders are reused: net/http forbids using a
+// ResponseWriter after ServeHTTP returns, so none is still held then.
 func (h *Handler) serveLogged(w http.ResponseWriter, r *http.Request) {
 	start := h.cfg.Now()
-	rec := &recorder{ResponseWriter: w}
+	rec := recorderPool.Get().(*recorder)
+	*rec = recorder{ResponseWriter: w}
 	h.ServeHTTP(rec, r)
-	h.logRequest(r, rec, h.cfg.Now().Sub(start))
+	h.logRequest(r, rec, start)
+	*rec = recorder{}
+	recorderPool.Put(rec)
 }
+
+var recorderPool = sync.Pool{New: func() any { return new(recorder) }}
 
 // methodNotAllowed answers a method other than GET and HEAD on files.
 func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
@@ -346,27 +361,54 @@ func (h *Handler) applyHeaders(hdr http.Header) {
 // logRequest writes one access-log line: time, method, path, status, bytes
 // and duration. The path is quoted when it holds anything but printable
 // ASCII, so a request cannot forge log lines or send terminal escapes.
-func (h *Handler) logRequest(r *http.Request, rec *recorder, d time.Duration) {
+//
+// The line is built by appending into a reused buffer rather than with
+// fmt, and written in batches under load (see accessLog): the log is on
+// by default, and should cost little more than --quiet.
+func (h *Handler) logRequest(r *http.Request, rec *recorder, start time.Time) {
+	end := h.cfg.Now()
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK
 	}
-	target := r.URL.EscapedPath()
-	if r.URL.RawQuery != "" {
-		target += "?" + r.URL.RawQuery
+	bp := logBufPool.Get().(*[]byte)
+	b := end.AppendFormat((*bp)[:0], "2006-01-02T15:04:05.000Z07:00")
+	b = append(b, ' ')
+	b = appendLogField(b, r.Method, "")
+	b = append(b, ' ')
+	b = appendLogField(b, r.URL.EscapedPath(), r.URL.RawQuery)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, rec.bytes, 10)
+	b = append(b, ' ')
+	b = strconv.AppendFloat(b, float64(end.Sub(start))/float64(time.Millisecond), 'f', 3, 64)
+	b = append(b, "ms\n"...)
+	h.log.write(b)
+	if cap(b) <= 4<<10 { // a huge request line is not kept around
+		*bp = b
+		logBufPool.Put(bp)
 	}
-	if !printableASCII(target) {
-		target = fmt.Sprintf("%q", target)
+}
+
+var logBufPool = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+// appendLogField appends s, followed by "?" and query when query is not
+// empty, quoted as Go would (%q) when it holds anything but printable
+// ASCII.
+func appendLogField(b []byte, s, query string) []byte {
+	if printableASCII(s) && printableASCII(query) {
+		b = append(b, s...)
+		if query != "" {
+			b = append(b, '?')
+			b = append(b, query...)
+		}
+		return b
 	}
-	method := r.Method
-	if !printableASCII(method) {
-		method = fmt.Sprintf("%q", method)
+	if query != "" {
+		s += "?" + query
 	}
-	line := fmt.Sprintf("%s %s %s %d %d %.3fms\n",
-		h.cfg.Now().Format("2006-01-02T15:04:05.000Z07:00"), method, target, status, rec.bytes, float64(d)/float64(time.Millisecond))
-	h.logMu.Lock()
-	io.WriteString(h.cfg.AccessLog, line)
-	h.logMu.Unlock()
+	return strconv.AppendQuote(b, s)
 }
 
 func printableASCII(s string) bool {
