@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/devca/devca/ca"
@@ -34,9 +35,26 @@ type CachedLeaf struct {
 	// Reused says the certificate came from the cache.
 	Reused bool
 	// NotSaved, when not nil, says why a newly issued certificate could
-	// not be cached (a read-only CA home, a full disk): it serves this run
-	// only, and the next start issues another.
+	// not be cached (a read-only CA home): it serves this run only, and the
+	// next start issues another.
 	NotSaved error
+	// saved waits for the cache write of a newly issued certificate; nil
+	// when there is none.
+	saved func() error
+}
+
+// Wait waits until a newly issued certificate is cached, if its write is
+// under way, and says why the certificate is not cached: NotSaved, or the
+// write's error (a full disk). Nil means it is cached, or came from the
+// cache. Wait may be called any number of times.
+func (c CachedLeaf) Wait() error {
+	if c.NotSaved != nil {
+		return c.NotSaved
+	}
+	if c.saved != nil {
+		return c.saved()
+	}
+	return nil
 }
 
 // LeafCertificate returns a certificate for names from the cache in the CA
@@ -50,52 +68,76 @@ type CachedLeaf struct {
 // valid cached certificate is still used, or a new one is issued and kept
 // in memory, and NotSaved says so.
 func LeafCertificate(a *ca.Authority, names ca.Names, now time.Time) (CachedLeaf, error) {
-	var res CachedLeaf
-	locked := false
-	err := a.WithLock(func() error {
-		locked = true
-		var err error
-		res, err = leafCertificateLocked(a, names, now, true)
-		return err
-	})
-	if err != nil && !locked {
-		// Without the lock nothing is written: another devca may be
-		// replacing the file.
-		lockErr := err
-		res, err = leafCertificateLocked(a, names, now, false)
-		if err == nil && !res.Reused {
-			res.NotSaved = lockErr
+	// The cache is written in the background, still under the CA lock (so
+	// two serves starting together issue one certificate): writing it
+	// fsyncs twice, and the server need not wait for that to answer.
+	type issued struct {
+		res CachedLeaf
+		err error
+	}
+	ready := make(chan issued, 1)
+	saved := make(chan error, 1)
+	locked := make(chan struct{})
+	go func() {
+		err := a.WithLock(func() error {
+			close(locked)
+			res, data, err := leafCertificateLocked(a, names, now)
+			if err != nil || res.Reused {
+				ready <- issued{res, err}
+				return nil
+			}
+			res.saved = sync.OnceValue(func() error { return <-saved })
+			ready <- issued{res, nil}
+			saved <- saveLeaf(a, data)
+			return nil
+		})
+		if err != nil {
+			// Locking failed, so fn never ran.
+			ready <- issued{err: err}
 		}
+	}()
+	got := <-ready
+	select {
+	case <-locked:
+		return got.res, got.err
+	default:
+	}
+	// Without the lock nothing is written: another devca may be replacing
+	// the file.
+	lockErr := got.err
+	res, _, err := leafCertificateLocked(a, names, now)
+	if err == nil && !res.Reused {
+		res.NotSaved = lockErr
 	}
 	return res, err
 }
-
-func leafCertificateLocked(a *ca.Authority, names ca.Names, now time.Time, save bool) (CachedLeaf, error) {
+func leafCertificateLocked(a *ca.Authority, names ca.Names, now time.Time) (CachedLeaf, []byte, error) {
 	path := filepath.Join(a.Dir, CertDir, CertFile)
 	if c, err := loadCached(path, a.Cert, names, now); err == nil {
-		return CachedLeaf{Cert: c, Reused: true}, nil
+		return CachedLeaf{Cert: c, Reused: true}, nil, nil
 	}
 	leaf, err := a.Issue(ca.LeafRequest{Names: names})
 	if err != nil {
-		return CachedLeaf{}, fmt.Errorf("issuing the serve certificate: %w", err)
+		return CachedLeaf{}, nil, fmt.Errorf("issuing the serve certificate: %w", err)
 	}
 	cert, err := leaf.TLSCertificate()
 	if err != nil {
-		return CachedLeaf{}, fmt.Errorf("issuing the serve certificate: %w", err)
+		return CachedLeaf{}, nil, fmt.Errorf("issuing the serve certificate: %w", err)
 	}
-	res := CachedLeaf{Cert: cert}
-	if !save {
-		return res, nil
-	}
+	return CachedLeaf{Cert: cert}, slices.Concat(leaf.CertPEM, leaf.KeyPEM), nil
+}
+
+// saveLeaf writes a newly issued serve certificate and its key to the cache.
+// The caller holds the CA lock.
+func saveLeaf(a *ca.Authority, data []byte) error {
+	path := filepath.Join(a.Dir, CertDir, CertFile)
 	if err := os.MkdirAll(filepath.Dir(path), ca.DirPerm); err != nil {
-		res.NotSaved = fmt.Errorf("saving the serve certificate: %w", err)
-		return res, nil
+		return fmt.Errorf("saving the serve certificate: %w", err)
 	}
-	data := slices.Concat(leaf.CertPEM, leaf.KeyPEM)
 	if err := ca.WriteFileAtomic(path, data, ca.KeyPerm); err != nil {
-		res.NotSaved = fmt.Errorf("saving the serve certificate: %w", err)
+		return fmt.Errorf("saving the serve certificate: %w", err)
 	}
-	return res, nil
+	return nil
 }
 
 // errStale says a cached certificate cannot be reused; the caller issues a

@@ -18,8 +18,10 @@ import (
 // certificate that was not cached there is an error.
 func leafCert(a *ca.Authority, names ca.Names, now time.Time) (tls.Certificate, bool, error) {
 	res, err := LeafCertificate(a, names, now)
-	if err == nil && res.NotSaved != nil {
-		err = fmt.Errorf("the certificate was not cached: %w", res.NotSaved)
+	if err == nil {
+		if werr := res.Wait(); werr != nil {
+			err = fmt.Errorf("the certificate was not cached: %w", werr)
+		}
 	}
 	return res.Cert, res.Reused, err
 }
@@ -42,11 +44,11 @@ func TestLeafCertificateNotSaved(t *testing.T) {
 			t.Fatal(err)
 		}
 		res, err := LeafCertificate(a, base, time.Now())
-		if err != nil || res.Reused || res.NotSaved == nil {
-			t.Fatalf("reused %v, not saved %v, %v", res.Reused, res.NotSaved, err)
+		if err != nil || res.Reused || res.Wait() == nil {
+			t.Fatalf("reused %v, not saved %v, %v", res.Reused, res.Wait(), err)
 		}
-		if !strings.Contains(res.NotSaved.Error(), "saving the serve certificate") {
-			t.Errorf("NotSaved = %v", res.NotSaved)
+		if !strings.Contains(res.Wait().Error(), "saving the serve certificate") {
+			t.Errorf("Wait() = %v", res.Wait())
 		}
 		if _, err := res.Cert.Leaf.Verify(x509.VerifyOptions{Roots: pool(a), DNSName: "localhost"}); err != nil {
 			t.Errorf("in-memory certificate does not verify: %v", err)

@@ -269,10 +269,11 @@ func runServe(c *cli.Context, e *env) error {
 		}
 	}
 
-	cert, auth, err := serveCertificate(e, o, lanIPs)
+	cert, auth, cached, err := serveCertificate(e, o, lanIPs)
 	if err != nil {
 		return err
 	}
+	defer func() { <-cached }()
 	srv.TLSConfig = serve.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil })
 
 	// Signals are caught before the URLs are printed: whoever reads them may
@@ -306,7 +307,20 @@ func runServe(c *cli.Context, e *env) error {
 			e.warnf("not serving the root for phones: %v", err)
 		}
 	}
-	reportTrust(e, cert, auth)
+	// The trust check loads the system's certificate store, 10–20 ms of
+	// CPU: it runs once the server has had time to answer its first
+	// request (bench/serve-cpu.sh measures that time), and at the latest
+	// when the server stops, so the line is always printed.
+	trustReported := make(chan struct{})
+	go func() {
+		defer close(trustReported)
+		select {
+		case <-time.After(trustReportDelay):
+		case <-ctx.Done():
+		}
+		reportTrust(e, cert, auth)
+	}()
+	defer func() { <-trustReported }()
 	if o.open {
 		if err := openBrowser(urls[0]); err != nil {
 			e.warnf("opening the browser: %v", err)
@@ -372,17 +386,29 @@ func listen(e *env, o *serveOptions) ([]net.Listener, error) {
 // serveCertificate returns the certificate to serve: the user's files, or a
 // leaf from the CA (created when missing) for the loopback names, the listen
 // host, --name and the LAN addresses.
-func serveCertificate(e *env, o *serveOptions, lanIPs []net.IP) (tls.Certificate, *ca.Authority, error) {
+//
+// A newly issued certificate is cached in the background, so the server
+// answers without waiting for the write; cached is closed once that write
+// is done (and any failure reported), and serve waits for it before exiting.
+func serveCertificate(e *env, o *serveOptions, lanIPs []net.IP) (cert tls.Certificate, auth *ca.Authority, cached <-chan struct{}, err error) {
+	done := make(chan struct{})
+	cached = done
 	if o.certFile != "" {
+		close(done)
 		cert, err := serve.LoadKeyPair(o.certFile, o.keyFile)
 		if err != nil {
-			return tls.Certificate{}, nil, withHints(err, "check --cert-file and --key-file")
+			return tls.Certificate{}, nil, cached, withHints(err, "check --cert-file and --key-file")
 		}
-		return cert, nil, nil
+		return cert, nil, cached, nil
 	}
-	auth, err := loadOrCreateCA(e)
+	defer func() {
+		if err != nil {
+			close(done)
+		}
+	}()
+	auth, err = loadOrCreateCA(e)
 	if err != nil {
-		return tls.Certificate{}, nil, err
+		return tls.Certificate{}, nil, cached, err
 	}
 	inputs := []string{"localhost", "127.0.0.1", "::1"}
 	if h := o.host; h != "" && h != "localhost" && !isUnspecified(h) {
@@ -403,24 +429,35 @@ func serveCertificate(e *env, o *serveOptions, lanIPs []net.IP) (tls.Certificate
 	}
 	names, _, err := ca.ParseNames(dedupe(inputs))
 	if err != nil {
-		return tls.Certificate{}, nil, &usageError{err: withHints(err, "check the --name and --addr values")}
+		return tls.Certificate{}, nil, cached, &usageError{err: withHints(err, "check the --name and --addr values")}
 	}
 	leaf, err := serve.LeafCertificate(auth, names, time.Now())
 	if err != nil {
 		var ce *ca.ConstraintError
 		if errors.As(err, &ce) {
-			return tls.Certificate{}, nil, withHints(err, "use a development name such as app.localhost or app.test, or recreate the CA with 'devca init --new --permit DOMAIN'")
+			return tls.Certificate{}, nil, cached, withHints(err, "use a development name such as app.localhost or app.test, or recreate the CA with 'devca init --new --permit DOMAIN'")
 		}
-		return tls.Certificate{}, nil, err
+		return tls.Certificate{}, nil, cached, err
 	}
 	if !leaf.Reused {
 		e.notef("issued a certificate for %s", strings.Join(names.Values(), ", "))
 	}
-	if leaf.NotSaved != nil {
+	notCached := func(err error) {
 		// The cache only saves work: a read-only CA home still serves.
-		e.warnf("the certificate is not cached in the CA home (%v): it lives in memory for this run, and the next start issues another", leaf.NotSaved)
+		e.warnf("the certificate is not cached in the CA home (%v): it lives in memory for this run, and the next start issues another", err)
 	}
-	return leaf.Cert, auth, nil
+	if leaf.NotSaved != nil {
+		notCached(leaf.NotSaved)
+		close(done)
+	} else {
+		go func() {
+			defer close(done)
+			if err := leaf.Wait(); err != nil {
+				notCached(err)
+			}
+		}()
+	}
+	return leaf.Cert, auth, cached, nil
 }
 
 // loadOrCreateCA loads the CA, or creates one with the default constraints
@@ -455,6 +492,10 @@ func loadOrCreateCA(e *env) (*ca.Authority, error) {
 	e.notef("created a CA in %q; no trust store was changed", dir)
 	return auth, nil
 }
+
+// trustReportDelay is how long after start serve says whether the machine
+// trusts the root.
+const trustReportDelay = 250 * time.Millisecond
 
 // reportTrust says whether clients on this machine will accept the
 // certificate, and how to fix it when they will not.
