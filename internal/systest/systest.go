@@ -6,7 +6,6 @@ package systest
 
 import (
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/gofrs/flock"
@@ -31,12 +30,36 @@ func Missing(t testing.TB, what string) {
 	t.Skipf("%s not available", what)
 }
 
+// lockDirs are the folders whose lock serialises the system trust tests:
+// the first one that exists. The lock is taken on the system store's own
+// anchor folder, which every machine that runs these tests has and which
+// is the same for every checkout and every TMPDIR, so the lock is
+// machine-wide and no lock file is left behind (a lock file in os.TempDir
+// stayed in /tmp after every run, and two runs with different TMPDIRs did
+// not see each other's lock). The last entry exists on every Unix.
+var lockDirs = []string{
+	"/usr/local/share/ca-certificates",          // Debian, Ubuntu
+	"/etc/pki/ca-trust/source/anchors",          // Fedora, RHEL
+	"/etc/ca-certificates/trust-source/anchors", // Arch
+	"/",
+}
+
 // Lock takes the machine-wide lock of the system trust tests until t ends.
+// The tests live in several packages (trust, cmd/devca), and go test runs
+// packages in parallel: the lock makes them take turns.
 func Lock(t testing.TB) {
 	t.Helper()
-	l := flock.New(filepath.Join(os.TempDir(), "devca-system-trust-test.lock"))
+	dir := "/"
+	for _, d := range lockDirs {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			dir = d
+			break
+		}
+	}
+	// A folder opens read-only; flock works on it all the same.
+	l := flock.New(dir, flock.SetFlag(os.O_RDONLY))
 	if err := l.Lock(); err != nil {
-		t.Fatalf("locking the system trust tests: %v", err)
+		t.Fatalf("locking the system trust tests on %s: %v", dir, err)
 	}
 	t.Cleanup(func() { l.Unlock() })
 }
