@@ -126,13 +126,14 @@ func TestKillAnywhere(t *testing.T) {
 	}
 	home, dir := filepath.Join(t.TempDir(), "home"), t.TempDir()
 	rng := rand.New(rand.NewPCG(testSeed(t), 1))
+	// Start over four times per test, so init itself gets killed too.
+	restartEvery := runs / 4
 	var killed, finished, inconsistent int
 	for i := range runs {
 		var args []string
 		switch {
-		case i%50 == 0:
-			// Start over now and then, so init itself gets killed too. The
-			// files of the old CA go with it: the new record does not know
+		case i%restartEvery == 0:
+			// The old CA's files go too: the new record would not know
 			// them, so devca would rightly refuse to overwrite them.
 			os.RemoveAll(home)
 			os.RemoveAll(dir)
