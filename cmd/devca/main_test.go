@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -57,6 +58,14 @@ type hookedM struct{ m *testing.M }
 
 func (h hookedM) Run() int {
 	setTestHooks(os.Getenv)
+	// The long tests here mostly wait for child processes (devca, Wine,
+	// Chromium, openssl), so more of them at once than the machine has
+	// cores keeps it busy; go test's default is GOMAXPROCS, two on a small
+	// machine. An explicit -parallel still wins: m.Run parses the flags
+	// after this.
+	if f := flag.Lookup("test.parallel"); f != nil && f.Value.String() == f.DefValue {
+		f.Value.Set(strconv.Itoa(max(4, runtime.GOMAXPROCS(0))))
+	}
 	return h.m.Run()
 }
 
@@ -195,6 +204,7 @@ var trustOverrides = []string{
 }
 
 func TestScript(t *testing.T) {
+	t.Parallel()
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("testdata", "script"),
 		UpdateScripts:       *updateScripts,

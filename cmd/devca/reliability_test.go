@@ -24,6 +24,7 @@ import (
 // certificate, every serial differ, and the record list each certificate
 // exactly once.
 func TestConcurrentIssue(t *testing.T) {
+	t.Parallel()
 	home, dir := t.TempDir(), t.TempDir()
 	mustRun(t, devcaCommand(t, home, dir, "init", "--no-trust"))
 
@@ -120,6 +121,7 @@ func checkPair(t *testing.T, root *x509.Certificate, certFile, keyFile string) s
 // every certificate file must parse and match its key, and that command must
 // succeed. The random seed is logged; DEVCA_TEST_SEED=<seed> replays a run.
 func TestKillAnywhere(t *testing.T) {
+	t.Parallel()
 	runs := 20
 	if soak() {
 		runs = 200

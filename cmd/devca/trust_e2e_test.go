@@ -29,6 +29,7 @@ import (
 // and takes the same machine-wide lock as the trust package's end-to-end
 // test so that the two never change the stores at once.
 func TestTrustE2E(t *testing.T) {
+	t.Parallel()
 	systest.Enabled(t)
 	if os.Geteuid() != 0 {
 		requireTool(t, "sudo")

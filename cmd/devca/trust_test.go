@@ -53,6 +53,7 @@ func TestFormatEnvQuotes(t *testing.T) {
 // the new root is installed, the old one removed, in an NSS database of a
 // temporary HOME (the system store is an empty folder in tests).
 func TestUninstallRootKeepsTheNewRoot(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "certutil")
 	home := t.TempDir()
 	cahome := filepath.Join(home, "cahome")
