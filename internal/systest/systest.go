@@ -49,17 +49,21 @@ var lockDirs = []string{
 // packages in parallel: the lock makes them take turns.
 func Lock(t testing.TB) {
 	t.Helper()
-	dir := "/"
-	for _, d := range lockDirs {
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-			dir = d
-			break
-		}
-	}
+	dir := lockDir()
 	// A folder opens read-only; flock works on it all the same.
 	l := flock.New(dir, flock.SetFlag(os.O_RDONLY))
 	if err := l.Lock(); err != nil {
 		t.Fatalf("locking the system trust tests on %s: %v", dir, err)
 	}
 	t.Cleanup(func() { l.Unlock() })
+}
+
+// lockDir returns the first of lockDirs that exists.
+func lockDir() string {
+	for _, d := range lockDirs {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			return d
+		}
+	}
+	return "/"
 }
