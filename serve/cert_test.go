@@ -2,8 +2,11 @@ package serve
 
 import (
 	"crypto/x509"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -147,11 +150,72 @@ func TestLoadKeyPair(t *testing.T) {
 	}
 }
 
+// TestSystemTrusts runs SystemTrusts in child processes of this test binary
+// whose system store is a bundle holding one root (SSL_CERT_FILE, with an
+// empty SSL_CERT_DIR; Go reads the system roots once per process): it must
+// report that root trusted and another root not, so that a SystemTrusts
+// that always answered false (or true) fails.
 func TestSystemTrusts(t *testing.T) {
-	a := newHome(t)
-	if SystemTrusts(a.Cert) {
-		t.Error("a fresh root is trusted by the system")
+	trusted, _, _ := authority(t)
+	untrusted := newHome(t)
+	dir := t.TempDir()
+	bundle := filepath.Join(dir, "bundle.pem")
+	if err := os.WriteFile(bundle, trusted.CertPEM, 0o644); err != nil {
+		t.Fatal(err)
 	}
+	for _, tc := range []struct {
+		name string
+		root []byte
+		want string
+	}{
+		{"ok/root in the store", trusted.CertPEM, "trusted"},
+		{"fail/root not in the store", untrusted.CertPEM, "not trusted"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rootFile := filepath.Join(t.TempDir(), "root.pem")
+			if err := os.WriteFile(rootFile, tc.root, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(os.Args[0], "-test.run=^TestSystemTrustsChild$", "-test.count=1")
+			cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+bundle, "SSL_CERT_DIR="+t.TempDir(), systemTrustsChildRoot+"="+rootFile)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("child: %v\n%s", err, out)
+			}
+			if got := regexp.MustCompile(`(?m)^system store: (.*)$`).FindSubmatch(out); got == nil || string(got[1]) != tc.want {
+				t.Errorf("SystemTrusts in the child: %q, want %q\n%s", got, tc.want, out)
+			}
+		})
+	}
+	// This machine's own store has never seen a fresh root.
+	if SystemTrusts(untrusted.Cert) {
+		t.Error("a fresh root is trusted by this machine's store")
+	}
+}
+
+// systemTrustsChildRoot names the root file TestSystemTrustsChild checks.
+const systemTrustsChildRoot = "DEVCA_TEST_SYSTEM_TRUSTS_ROOT"
+
+// TestSystemTrustsChild is TestSystemTrusts's child process: it prints
+// whether SystemTrusts trusts the root in $DEVCA_TEST_SYSTEM_TRUSTS_ROOT.
+func TestSystemTrustsChild(t *testing.T) {
+	file := os.Getenv(systemTrustsChildRoot)
+	if file == "" {
+		t.Skip("run by TestSystemTrusts")
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := ca.ParseCertsPEM(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := "not trusted"
+	if SystemTrusts(certs[0]) {
+		answer = "trusted"
+	}
+	fmt.Printf("system store: %s\n", answer)
 }
 
 func TestRootPage(t *testing.T) {

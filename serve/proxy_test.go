@@ -112,8 +112,18 @@ func TestProxy(t *testing.T) {
 	ws.Close()
 	// The access log wraps the response writer; upgrades still reach the
 	// connection through it, and every request got a line.
-	time.Sleep(100 * time.Millisecond)
-	for _, want := range []string{" GET /static.txt 200 ", " POST /static.txt 200 ", " GET /echo 101 "} {
+	// The upgraded request's line is written when its handler returns,
+	// after the client saw the close: wait for the lines, not for a time.
+	wants := []string{" GET /static.txt 200 ", " POST /static.txt 200 ", " GET /echo 101 "}
+	log.waitUntil(5*time.Second, func(s string) bool {
+		for _, want := range wants {
+			if !strings.Contains(s, want) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, want := range wants {
 		if !strings.Contains(log.String(), want) {
 			t.Errorf("access log lacks %q:\n%s", want, log.String())
 		}
@@ -122,14 +132,42 @@ func TestProxy(t *testing.T) {
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
+	mu      sync.Mutex
+	b       strings.Builder
+	written chan struct{} // closed and replaced on every Write
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.written != nil {
+		close(s.written)
+		s.written = nil
+	}
 	return s.b.Write(p)
+}
+
+// waitUntil waits until done reports true for the buffer's contents, checking
+// after every Write, or until d has passed.
+func (s *syncBuffer) waitUntil(d time.Duration, done func(string) bool) {
+	timeout := time.After(d)
+	for {
+		s.mu.Lock()
+		if done(s.b.String()) {
+			s.mu.Unlock()
+			return
+		}
+		if s.written == nil {
+			s.written = make(chan struct{})
+		}
+		written := s.written
+		s.mu.Unlock()
+		select {
+		case <-written:
+		case <-timeout:
+			return
+		}
+	}
 }
 
 func (s *syncBuffer) String() string {

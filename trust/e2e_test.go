@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/devca/devca/ca"
-	"github.com/devca/devca/trust/internal/systest"
+	"github.com/devca/devca/internal/systest"
 )
 
 // The end-to-end test installs a devca root into this machine's real

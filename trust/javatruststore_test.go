@@ -17,7 +17,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/devca/devca/ca"
-	"github.com/devca/devca/trust/internal/systest"
+	"github.com/devca/devca/internal/systest"
 )
 
 func TestJavaTrustStoreDecodes(t *testing.T) {

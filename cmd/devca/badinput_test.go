@@ -13,6 +13,7 @@ import (
 // never reach a certificate: each is refused with exit code 2, a message
 // that names the input, and no file written.
 func TestIssueRefusesBadNames(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	if out, err := devcaCommand(t, home, t.TempDir(), "init", "--no-trust").CombinedOutput(); err != nil {
 		t.Fatalf("devca init: %v\n%s", err, out)

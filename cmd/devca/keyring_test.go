@@ -696,6 +696,7 @@ func quoted(s string) string { return `"` + s + `"` }
 // of the terminal: a new passphrase is asked twice, and a mismatch changes
 // nothing.
 func TestPassphrasePrompt(t *testing.T) {
+	t.Parallel()
 	home := filepath.Join(t.TempDir(), "cahome")
 	vars := map[string]string{"DEVCA_HOME": home, "USER": "tester"}
 	runWith := func(answers []string, args ...string) (string, int) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -23,6 +24,7 @@ import (
 // certificate, every serial differ, and the record list each certificate
 // exactly once.
 func TestConcurrentIssue(t *testing.T) {
+	t.Parallel()
 	home, dir := t.TempDir(), t.TempDir()
 	mustRun(t, devcaCommand(t, home, dir, "init", "--no-trust"))
 
@@ -112,25 +114,28 @@ func checkPair(t *testing.T, root *x509.Certificate, certFile, keyFile string) s
 	return ca.Fingerprint(leaf)
 }
 
-// TestKillAnywhere SIGKILLs devca init, issue and renew at random moments, at
-// least 200 times. After each kill the CA home must be absent or complete and
+// TestKillAnywhere SIGKILLs devca init, issue and renew at random moments:
+// 20 times in the default run, 200 times in the soak step (DEVCA_SOAK=1,
+// .ci/run). After each kill the CA home must be absent or complete and
 // loadable; after the next command (which finishes any interrupted write),
 // every certificate file must parse and match its key, and that command must
-// succeed.
+// succeed. The random seed is logged; DEVCA_TEST_SEED=<seed> replays a run.
 func TestKillAnywhere(t *testing.T) {
-	runs := 200
-	if testing.Short() {
-		runs = 40
+	t.Parallel()
+	runs := 20
+	if soak() {
+		runs = 200
 	}
 	home, dir := filepath.Join(t.TempDir(), "home"), t.TempDir()
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	rng := rand.New(rand.NewPCG(testSeed(t), 1))
+	// Start over four times per test, so init itself gets killed too.
+	restartEvery := runs / 4
 	var killed, finished, inconsistent int
 	for i := range runs {
 		var args []string
 		switch {
-		case i%50 == 0:
-			// Start over now and then, so init itself gets killed too. The
-			// files of the old CA go with it: the new record does not know
+		case i%restartEvery == 0:
+			// The old CA's files go too: the new record would not know
 			// them, so devca would rightly refuse to overwrite them.
 			os.RemoveAll(home)
 			os.RemoveAll(dir)
@@ -216,6 +221,27 @@ func countFailures(t *testing.T) int {
 		return 1
 	}
 	return 0
+}
+
+// soak reports whether the long soak runs were asked for (DEVCA_SOAK=1, as
+// the soak step of .ci/run sets): the default run keeps the README's test
+// command short, the soak step runs the same tests at full strength.
+func soak() bool { return os.Getenv("DEVCA_SOAK") == "1" }
+
+// testSeed returns the seed for a test's random choices and logs it, so that
+// a failure can be replayed with DEVCA_TEST_SEED=<seed>.
+func testSeed(t *testing.T) uint64 {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("DEVCA_TEST_SEED"); v != "" {
+		s, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("DEVCA_TEST_SEED=%q: want a decimal number: %v", v, err)
+		}
+		seed = s
+	}
+	t.Logf("random seed %d (replay with DEVCA_TEST_SEED=%d)", seed, seed)
+	return seed
 }
 
 func mustRun(t *testing.T, cmd *exec.Cmd) {

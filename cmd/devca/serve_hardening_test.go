@@ -17,12 +17,6 @@ import (
 	"time"
 )
 
-// DEVCA_TEST_NO_LAN=1 makes the devca processes a test starts find no LAN
-// address, as on a machine with no network (see lanAddresses).
-func init() {
-	testOnlyNoLAN = os.Getenv("DEVCA_TEST_NO_LAN") == "1"
-}
-
 // TestServeRefusesAtStartup: command lines that would loop, break HTTP or
 // read the wrong kind of file are refused before devca serves anything
 // and before it creates a CA, with a message that says what and why.

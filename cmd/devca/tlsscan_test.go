@@ -52,6 +52,7 @@ var scannerFindings = map[string]string{
 // finding above LOW other than acceptedFindings. It takes about a minute, so
 // it runs under CI=true or DEVCA_TLS_SCAN=1.
 func TestTLSScan(t *testing.T) {
+	t.Parallel()
 	if os.Getenv("CI") != "true" && os.Getenv("DEVCA_TLS_SCAN") != "1" {
 		t.Skip("the TLS scan takes about a minute; set DEVCA_TLS_SCAN=1 to run it (CI does)")
 	}

@@ -17,9 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofrs/flock"
-
 	"github.com/devca/devca/ca"
+	"github.com/devca/devca/internal/systest"
 )
 
 // TestTrustE2E runs the real devca command line against this machine's real
@@ -30,20 +29,15 @@ import (
 // and takes the same machine-wide lock as the trust package's end-to-end
 // test so that the two never change the stores at once.
 func TestTrustE2E(t *testing.T) {
-	if os.Getenv("DEVCA_E2E_SYSTEM") != "1" && os.Getenv("CI") != "true" {
-		t.Skip("changes the real system trust store; set DEVCA_E2E_SYSTEM=1 (or CI=true) to run")
-	}
+	t.Parallel()
+	systest.Enabled(t)
 	if os.Geteuid() != 0 {
 		requireTool(t, "sudo")
 	}
 	for _, tool := range []string{"update-ca-certificates", "certutil", "keytool", "java", "curl", "chromium"} {
 		requireTool(t, tool)
 	}
-	lock := flock.New(filepath.Join(os.TempDir(), "devca-system-trust-test.lock"))
-	if err := lock.Lock(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lock.Unlock() })
+	systest.Lock(t)
 
 	base := t.TempDir()
 	home := filepath.Join(base, "cahome")

@@ -6,41 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/devca/devca/ca"
 	"github.com/devca/devca/trust"
 )
-
-// The devca command that testscript runs is this test binary, so the trust
-// hooks are set here, in every devca process a test starts and in the test
-// process itself.
-//
-// By default no test may change this machine's trust stores: the system
-// root is an empty folder and the JDK is hidden, so a test that runs
-// 'devca init' without --no-trust touches at most an NSS database in its
-// own HOME. Tests that mean to change the real stores set
-// DEVCA_TEST_REAL_TRUST=1 (see trust_e2e_test.go). The trust scripts
-// (testdata/script/trust_*.txtar) set DEVCA_TEST_SYSROOT to a fake root with
-// fake tools.
-func init() {
-	if os.Getenv("DEVCA_TEST_REAL_TRUST") != "1" {
-		testOnlyHiddenTools = []string{"java", "keytool"}
-		testOnlySysRoot = os.Getenv("DEVCA_TEST_SYSROOT")
-		if testOnlySysRoot == "" {
-			testOnlySysRoot = filepath.Join(os.TempDir(), "devca-test-empty-system-root")
-			testOnlyHiddenTools = append(testOnlyHiddenTools, "sudo")
-		}
-	}
-	if euid, err := strconv.Atoi(os.Getenv("DEVCA_TEST_EUID")); err == nil {
-		testOnlyEuid = euid
-	}
-	if tools := os.Getenv("DEVCA_TEST_HIDE_TOOLS"); tools != "" {
-		testOnlyHiddenTools = append(testOnlyHiddenTools, strings.Split(tools, ",")...)
-	}
-}
 
 func TestEnvShell(t *testing.T) {
 	for i, tc := range []struct {
@@ -82,6 +53,7 @@ func TestFormatEnvQuotes(t *testing.T) {
 // the new root is installed, the old one removed, in an NSS database of a
 // temporary HOME (the system store is an empty folder in tests).
 func TestUninstallRootKeepsTheNewRoot(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "certutil")
 	home := t.TempDir()
 	cahome := filepath.Join(home, "cahome")

@@ -69,6 +69,7 @@ const (
 // would, must be left in place and never recorded. It skips without Wine
 // and mingw-w64 on a developer machine and fails without them under CI.
 func TestWindowsUnderWine(t *testing.T) {
+	t.Parallel()
 	wine := wineTool(t, "wine", "wine64")
 	wineserver := wineTool(t, "wineserver")
 	gcc := requireTool(t, "x86_64-w64-mingw32-gcc")

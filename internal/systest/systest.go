@@ -1,0 +1,69 @@
+// Package systest holds helpers for the end-to-end tests that change this
+// machine's real trust stores. Those tests live in several packages, and go
+// test runs packages in parallel; [Lock] makes them take turns, so that one
+// test's update-ca-certificates or keytool run never races another's.
+package systest
+
+import (
+	"os"
+	"testing"
+
+	"github.com/gofrs/flock"
+)
+
+// Enabled skips t unless the caller asked for tests that change the real
+// system: DEVCA_E2E_SYSTEM=1, or CI=true as set by .ci/run.
+func Enabled(t testing.TB) {
+	t.Helper()
+	if os.Getenv("DEVCA_E2E_SYSTEM") != "1" && os.Getenv("CI") != "true" {
+		t.Skip("changes the real system trust store; set DEVCA_E2E_SYSTEM=1 (or CI=true) to run")
+	}
+}
+
+// Missing skips t for a missing tool or facility, except under CI=true,
+// where .ci/run installs everything and a skip would pass silently.
+func Missing(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required under CI=true", what)
+	}
+	t.Skipf("%s not available", what)
+}
+
+// lockDirs are the folders whose lock serialises the system trust tests:
+// the first one that exists. The lock is taken on the system store's own
+// anchor folder, which every machine that runs these tests has and which
+// is the same for every checkout and every TMPDIR, so the lock is
+// machine-wide and no lock file is left behind (a lock file in os.TempDir
+// stayed in /tmp after every run, and two runs with different TMPDIRs did
+// not see each other's lock). The last entry exists on every Unix.
+var lockDirs = []string{
+	"/usr/local/share/ca-certificates",          // Debian, Ubuntu
+	"/etc/pki/ca-trust/source/anchors",          // Fedora, RHEL
+	"/etc/ca-certificates/trust-source/anchors", // Arch
+	"/",
+}
+
+// Lock takes the machine-wide lock of the system trust tests until t ends.
+// The tests live in several packages (trust, cmd/devca), and go test runs
+// packages in parallel: the lock makes them take turns.
+func Lock(t testing.TB) {
+	t.Helper()
+	dir := lockDir()
+	// A folder opens read-only; flock works on it all the same.
+	l := flock.New(dir, flock.SetFlag(os.O_RDONLY))
+	if err := l.Lock(); err != nil {
+		t.Fatalf("locking the system trust tests on %s: %v", dir, err)
+	}
+	t.Cleanup(func() { l.Unlock() })
+}
+
+// lockDir returns the first of lockDirs that exists.
+func lockDir() string {
+	for _, d := range lockDirs {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			return d
+		}
+	}
+	return "/"
+}
