@@ -59,8 +59,10 @@ func TestScript(t *testing.T) {
 			return false, nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"tlsprobe":  cmdTLSProbe,
-			"certcheck": cmdCertCheck,
+			"tlsprobe":    cmdTLSProbe,
+			"certcheck":   cmdCertCheck,
+			"serve-start": cmdServeStart,
+			"serve-stop":  cmdServeStop,
 		},
 	})
 }

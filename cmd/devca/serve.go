@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -239,28 +238,32 @@ func runServe(c *cli.Context, e *env) error {
 	}
 	defer h.Close()
 
-	lns, port, err := listen(e, o)
+	lns, err := listen(e, o)
 	if err != nil {
 		return err
 	}
+	port := serve.Port(lns)
+	srv := &serve.Server{Handler: h, Listeners: lns, ErrorLog: warnings}
+	// Run closes the listeners; until it owns them, every early return
+	// closes them here (closing twice does no harm).
 	defer func() {
-		for _, ln := range lns {
-			ln.Close()
+		for _, ln := range append(lns[:len(lns):len(lns)], srv.RedirectListener, srv.RootPageListener) {
+			if ln != nil {
+				ln.Close()
+			}
 		}
 	}()
-	var redirectLn net.Listener
 	if o.redirectHTTP != "" {
-		if redirectLn, err = net.Listen("tcp", o.redirectHTTP); err != nil {
+		if srv.RedirectListener, err = net.Listen("tcp", o.redirectHTTP); err != nil {
 			return withHints(fmt.Errorf("listening for --redirect-http on %s: %w", o.redirectHTTP, err), "choose another address for --redirect-http")
 		}
-		defer redirectLn.Close()
 	}
-	if err := checkProxyLoop(o, append(lns[:len(lns):len(lns)], redirectLn)); err != nil {
+	if err := checkProxyLoop(o, append(lns[:len(lns):len(lns)], srv.RedirectListener)); err != nil {
 		return err
 	}
 	lanIPs := []net.IP(nil)
 	if o.lan {
-		if lanIPs = lanAddresses(); len(lanIPs) == 0 {
+		if lanIPs = serve.LANAddresses(interfaceAddrs); len(lanIPs) == 0 {
 			e.warnf("--lan found no LAN address: no network interface of this machine has a private address (such as 192.168.x.x), so other devices have no address to open and the certificate names none")
 			e.hintf("connect this machine to a Wi-Fi or wired network and start 'devca serve --lan' again; meanwhile it serves this machine")
 		}
@@ -270,20 +273,15 @@ func runServe(c *cli.Context, e *env) error {
 	if err != nil {
 		return err
 	}
+	srv.TLSConfig = serve.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil })
 
-	tlsCfg := serve.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil })
-	srv := serve.NewServer(h, tlsCfg, warnings)
-
+	// Signals are caught before the URLs are printed: whoever reads them may
+	// stop the server at once, and that must be a clean stop.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	servers := []*http.Server{srv}
-	errc := make(chan error, len(lns)+2)
-	for _, ln := range lns {
-		go func() { errc <- srv.ServeTLS(ln, "", "") }()
-	}
-	if redirectLn != nil {
-		servers = append(servers, startRedirect(redirectLn, port, errc, warnings))
+	srv.OnShutdown = func() {
+		e.notef("shutting down")
+		stop() // a second Ctrl-C now kills at once
 	}
 
 	urls := serveURLs(o, port, lanIPs)
@@ -295,15 +293,17 @@ func runServe(c *cli.Context, e *env) error {
 		what = "proxying to " + o.proxy.Redacted()
 	}
 	e.notef("%s", what)
+	if srv.RedirectListener != nil {
+		// Printed with the real port, which --redirect-http :0 leaves to the
+		// system.
+		e.notef("redirecting plain HTTP on %s to HTTPS", srv.RedirectListener.Addr())
+	}
 	for _, u := range urls {
 		fmt.Fprintln(e.stdout, u)
 	}
 	if o.lan && auth != nil && len(lanIPs) > 0 {
-		rs, err := startRootPage(e, auth, port, lanIPs, errc)
-		if err != nil {
+		if err := offerRootPage(e, srv, auth, port, lanIPs); err != nil {
 			e.warnf("not serving the root for phones: %v", err)
-		} else {
-			servers = append(servers, rs)
 		}
 	}
 	reportTrust(e, cert, auth)
@@ -313,17 +313,9 @@ func runServe(c *cli.Context, e *env) error {
 		}
 	}
 
-	select {
-	case <-ctx.Done():
-		e.notef("shutting down")
-	case err := <-errc:
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			shutdown(servers)
-			return fmt.Errorf("serving: %w", err)
-		}
+	if err := srv.Run(ctx); err != nil {
+		return fmt.Errorf("serving: %w", err)
 	}
-	stop() // a second Ctrl-C now kills at once
-	shutdown(servers)
 	return nil
 }
 
@@ -349,85 +341,32 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// shutdown stops every server, letting requests in flight finish within
-// serve.ShutdownGrace before cutting them.
-func shutdown(servers []*http.Server) {
-	ctx, cancel := context.WithTimeout(context.Background(), serve.ShutdownGrace)
-	defer cancel()
-	for _, s := range servers {
-		if err := s.Shutdown(ctx); err != nil {
-			s.Close()
-		}
+// listen opens the HTTPS listeners (see serve.Listen). A busy default port
+// moves to the next free one, with a warning; a busy --addr is an error
+// that names a free port.
+func listen(e *env, o *serveOptions) ([]net.Listener, error) {
+	fallback := 0
+	if !o.addrGiven {
+		fallback = portTries
 	}
-}
-
-// listen opens the listeners: 127.0.0.1 and ::1 for "localhost" (browsers
-// try both), the given host otherwise, all interfaces for --lan. A busy
-// default port moves to the next free one, with a note; a busy --addr is an
-// error that names a free port.
-func listen(e *env, o *serveOptions) ([]net.Listener, int, error) {
-	try := func(port int) ([]net.Listener, error) {
-		if o.host != "localhost" {
-			ln, err := net.Listen("tcp", net.JoinHostPort(o.host, strconv.Itoa(port)))
-			if err != nil {
-				return nil, err
-			}
-			return []net.Listener{ln}, nil
-		}
-		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		if err != nil {
-			return nil, err
-		}
-		port = ln.Addr().(*net.TCPAddr).Port
-		lns := []net.Listener{ln}
-		// IPv6 loopback is a bonus: some machines have none.
-		if ln6, err := net.Listen("tcp", net.JoinHostPort("::1", strconv.Itoa(port))); err == nil {
-			lns = append(lns, ln6)
-		}
-		return lns, nil
-	}
-	lns, err := try(o.port)
-	if err == nil {
-		return lns, lns[0].Addr().(*net.TCPAddr).Port, nil
-	}
-	if !errors.Is(err, syscall.EADDRINUSE) {
-		return nil, 0, withHints(fmt.Errorf("listening on %s: %w", net.JoinHostPort(o.host, strconv.Itoa(o.port)), err), "choose another address with --addr HOST:PORT")
-	}
-	if o.addrGiven {
+	lns, err := serve.Listen(o.host, o.port, fallback)
+	var busy *serve.BusyPortError
+	switch {
+	case errors.As(err, &busy) && busy.Last > busy.Port:
+		return nil, withHints(err, "choose a port with --addr HOST:PORT")
+	case errors.As(err, &busy):
 		hint := "stop the program using it, or choose another port with --addr"
-		if free := freePort(o.host, o.port); free != 0 {
-			hint = fmt.Sprintf("stop the program using it, or use --addr %s", net.JoinHostPort(o.host, strconv.Itoa(free)))
+		if busy.Free != 0 {
+			hint = fmt.Sprintf("stop the program using it, or use --addr %s", net.JoinHostPort(o.host, strconv.Itoa(busy.Free)))
 		}
-		return nil, 0, withHints(fmt.Errorf("port %d is busy on %s", o.port, displayHost(o.host)), hint)
+		return nil, withHints(err, hint)
+	case err != nil:
+		return nil, withHints(err, "choose another address with --addr HOST:PORT")
 	}
-	for p := o.port + 1; p <= o.port+portTries; p++ {
-		if lns, err := try(p); err == nil {
-			e.warnf("port %d is busy; using %d instead (choose one with --addr)", o.port, p)
-			return lns, p, nil
-		}
+	if got := serve.Port(lns); o.port != 0 && got != o.port {
+		e.warnf("port %d is busy; using %d instead (choose one with --addr)", o.port, got)
 	}
-	return nil, 0, withHints(fmt.Errorf("ports %d to %d are busy", o.port, o.port+portTries), "choose a port with --addr HOST:PORT")
-}
-
-// freePort finds a port near port that is free on host right now.
-func freePort(host string, port int) int {
-	if host == "localhost" {
-		host = "127.0.0.1"
-	}
-	for p := port + 1; p <= port+portTries && p <= 65535; p++ {
-		if ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(p))); err == nil {
-			ln.Close()
-			return p
-		}
-	}
-	return 0
-}
-
-func displayHost(host string) string {
-	if host == "" {
-		return "all interfaces"
-	}
-	return host
+	return lns, nil
 }
 
 // serveCertificate returns the certificate to serve: the user's files, or a
@@ -578,29 +517,16 @@ func isUnspecified(host string) bool {
 	return ip != nil && ip.IsUnspecified()
 }
 
-// testOnlyNoLAN makes lanAddresses find none, as on a machine with no
+// testOnlyNoLAN makes interfaceAddrs report none, as on a machine with no
 // network; only tests set it.
 var testOnlyNoLAN bool
 
-// lanAddresses returns this machine's private, non-loopback addresses: the
-// ones a phone on the same network can reach.
-func lanAddresses() []net.IP {
+// interfaceAddrs lists this machine's addresses for --lan.
+func interfaceAddrs() ([]net.Addr, error) {
 	if testOnlyNoLAN {
-		return nil
+		return nil, nil
 	}
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil
-	}
-	var ips []net.IP
-	for _, a := range addrs {
-		ipn, ok := a.(*net.IPNet)
-		if !ok || ipn.IP.IsLoopback() || ipn.IP.IsLinkLocalUnicast() || !ipn.IP.IsPrivate() {
-			continue
-		}
-		ips = append(ips, ipn.IP)
-	}
-	return ips
+	return net.InterfaceAddrs()
 }
 
 // checkReadableDir makes sure the folder's entries can be listed and
@@ -632,28 +558,7 @@ func checkProxyLoop(o *serveOptions, lns []net.Listener) error {
 	if o.proxy == nil {
 		return nil
 	}
-	var addrs []net.Addr
-	for _, ln := range lns {
-		if ln != nil {
-			addrs = append(addrs, ln.Addr())
-		}
-	}
-	var local []netip.Addr
-	if ifAddrs, err := net.InterfaceAddrs(); err == nil {
-		for _, a := range ifAddrs {
-			if ipn, ok := a.(*net.IPNet); ok {
-				if ip, ok := netip.AddrFromSlice(ipn.IP); ok {
-					local = append(local, ip.Unmap())
-				}
-			}
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	lookup := func(ctx context.Context, host string) ([]netip.Addr, error) {
-		return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
-	}
-	if err := serve.CheckUpstream(ctx, o.proxy, addrs, local, lookup); err != nil {
+	if err := serve.CheckProxyListeners(context.Background(), o.proxy, lns, nil); err != nil {
 		return &usageError{err: withHints(fmt.Errorf("invalid --proxy %q: %w", o.proxy.Redacted(), err),
 			"point --proxy at the development server's own port, for example http://localhost:3000, or move devca with --addr")}
 	}
@@ -672,38 +577,19 @@ func dedupe(in []string) []string {
 	return out
 }
 
-// startRedirect serves plain HTTP on ln and redirects every request to the
-// same host and path over HTTPS on httpsPort.
-func startRedirect(ln net.Listener, httpsPort int, errc chan<- error, errLog io.Writer) *http.Server {
-	srv := serve.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host := r.Host
-		if h, _, err := net.SplitHostPort(host); err == nil {
-			host = h
-		}
-		if host == "" || strings.ContainsAny(host, "/\\@") {
-			host = "localhost"
-		}
-		target := "https://" + net.JoinHostPort(strings.Trim(host, "[]"), strconv.Itoa(httpsPort)) + r.URL.RequestURI()
-		http.Redirect(w, r, target, http.StatusFound)
-	}), nil, errLog)
-	go func() { errc <- srv.Serve(ln) }()
-	return srv
-}
-
-// startRootPage serves the root for phones over plain HTTP on the port after
-// the HTTPS one, and prints where.
-func startRootPage(e *env, auth *ca.Authority, httpsPort int, lanIPs []net.IP, errc chan<- error) (*http.Server, error) {
+// offerRootPage listens for the root page for phones over plain HTTP on
+// the port after the HTTPS one, hands it to srv, and prints where.
+func offerRootPage(e *env, srv *serve.Server, auth *ca.Authority, httpsPort int, lanIPs []net.IP) error {
 	h, err := serve.RootPage(auth.CertPEM, ca.Fingerprint(auth.Cert))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	port := httpsPort + 1
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(port)))
 	if err != nil {
-		return nil, fmt.Errorf("listening on port %d: %w", port, err)
+		return fmt.Errorf("listening on port %d: %w", port, err)
 	}
-	srv := serve.NewServer(h, nil, e.warningWriter())
-	go func() { errc <- srv.Serve(ln) }()
+	srv.RootPage, srv.RootPageListener = h, ln
 	e.notef("phones on this network can get the root CA at:")
 	for _, ip := range lanIPs {
 		e.notef("  http://%s/", net.JoinHostPort(ip.String(), strconv.Itoa(port)))
@@ -716,7 +602,7 @@ func startRootPage(e *env, auth *ca.Authority, httpsPort int, lanIPs []net.IP, e
 			fmt.Fprint(e.stderr, qr)
 		}
 	}
-	return srv, nil
+	return nil
 }
 
 // qrLines draws a QR code of text with Unicode half blocks, two modules per

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,9 +27,6 @@ func init() {
 // read the wrong kind of file are refused before devca serves anything
 // and before it creates a CA, with a message that says what and why.
 func TestServeRefusesAtStartup(t *testing.T) {
-	p := freeLoopbackPort(t)
-	q := freeLoopbackPort(t)
-	addr := func(host string, port int) string { return net.JoinHostPort(host, fmt.Sprint(port)) }
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "site"), 0o755)
 	big := filepath.Join(dir, "big.pem")
@@ -43,13 +41,6 @@ func TestServeRefusesAtStartup(t *testing.T) {
 			t.Fatalf("mkfifo: %v\n%s", err, out)
 		}
 	}
-	ipv6 := true
-	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
-		ipv6 = false
-	} else {
-		ln.Close()
-	}
-
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -80,21 +71,6 @@ func TestServeRefusesAtStartup(t *testing.T) {
 		{"live-reload/proxy only", []string{"--live-reload", "--proxy", "http://localhost:3000"}, exitUsage,
 			[]string{"devca: error: --live-reload watches the served FOLDER, and --proxy without a FOLDER serves none", "devca: hint: the dev server behind --proxy reloads its own pages"}},
 
-		// Item 7: an upstream that is one of devca's own addresses.
-		{"loop/same address", []string{"--addr", addr("localhost", p), "--proxy", "http://" + addr("localhost", p)}, exitUsage,
-			[]string{`devca: error: invalid --proxy "http://` + addr("localhost", p) + `": the upstream is this server's own address, so requests would loop: it listens on 127.0.0.1:` + fmt.Sprint(p),
-				"devca: hint: point --proxy at the development server's own port"}},
-		{"loop/127.0.0.1 for localhost", []string{"--addr", addr("localhost", p), "--proxy", "http://" + addr("127.0.0.1", p) + "/app"}, exitUsage, []string{"requests would loop"}},
-		{"loop/localhost for 127.0.0.1", []string{"--addr", addr("127.0.0.1", p), "--proxy", "http://" + addr("localhost", p)}, exitUsage, []string{"requests would loop"}},
-		{"loop/0.0.0.0 upstream", []string{"--addr", addr("localhost", p), "--proxy", "http://" + addr("0.0.0.0", p)}, exitUsage, []string{"requests would loop"}},
-		{"loop/all interfaces", []string{"--addr", addr("0.0.0.0", p), "--proxy", "http://" + addr("localhost", p)}, exitUsage, []string{"requests would loop"}},
-		{"loop/lan", []string{"--lan", "--addr", addr("", p), "--proxy", "http://" + addr("127.0.0.1", p)}, exitUsage, []string{"requests would loop"}},
-		{"loop/https and files first", []string{"--addr", addr("localhost", p), "--proxy", "https://" + addr("localhost", p), "site"}, exitUsage, []string{"requests would loop"}},
-		{"loop/redirect listener", []string{"--addr", addr("localhost", p), "--redirect-http", addr("localhost", q), "--proxy", "http://" + addr("127.0.0.1", q)}, exitUsage,
-			[]string{"requests would loop: it listens on 127.0.0.1:" + fmt.Sprint(q)}},
-		{"loop/ipv6", []string{"--addr", addr("::1", p), "--proxy", "http://" + addr("::1", p)}, exitUsage, []string{"it listens on [::1]:"}},
-		{"loop/ipv6 all interfaces", []string{"--addr", addr("::", p), "--proxy", "http://" + addr("127.0.0.1", p)}, exitUsage, []string{"it listens on [::]:"}},
-
 		// Item 6: --cert-file and --key-file are small regular files.
 		{"cert-file/device", []string{"--addr", "127.0.0.1:0", "--cert-file", "/dev/zero", "--key-file", "key.pem", "site"}, exitFailure,
 			[]string{`devca: error: reading certificate "/dev/zero": it is a character device, not a regular file`, "devca: hint: check --cert-file and --key-file"}},
@@ -106,9 +82,6 @@ func TestServeRefusesAtStartup(t *testing.T) {
 			[]string{`devca: error: reading certificate "fifo.pem": it is a named pipe (FIFO), not a regular file`}},
 	} {
 		t.Run("fail/"+tc.name, func(t *testing.T) {
-			if strings.Contains(tc.name, "ipv6") && !ipv6 {
-				t.Skip("no IPv6 loopback on this machine")
-			}
 			if strings.Contains(tc.name, "fifo") && fifo == "" {
 				requireTool(t, "mkfifo")
 			}
@@ -133,6 +106,180 @@ func TestServeRefusesAtStartup(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestServeRefusesProxyLoop: an upstream that is one of devca's own
+// listening addresses is refused at start (exit 2, what and why, what to
+// do). It runs the same listen and check as runServe in-process, on ports
+// the system chooses: the upstream must name the port devca got, which a
+// child process would print only after the check. Runtime loops through
+// another server are TestServeProxyLoopBetweenServers.
+func TestServeRefusesProxyLoop(t *testing.T) {
+	ipv6 := true
+	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		ipv6 = false
+	} else {
+		ln.Close()
+	}
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	otherPort := other.Addr().(*net.TCPAddr).Port
+
+	for _, tc := range []struct {
+		name     string
+		host     string
+		lan      bool
+		redirect string // --redirect-http; the upstream then names its port
+		proxy    string // the upstream, %d being devca's port
+		want     []string
+	}{
+		{name: "same address", host: "localhost", proxy: "http://localhost:%d",
+			want: []string{`devca: error: invalid --proxy "http://localhost:%d": the upstream is this server's own address, so requests would loop: it listens on 127.0.0.1:%d`,
+				"devca: hint: point --proxy at the development server's own port"}},
+		{name: "127.0.0.1 for localhost", host: "localhost", proxy: "http://127.0.0.1:%d/app", want: []string{"requests would loop"}},
+		{name: "localhost for 127.0.0.1", host: "127.0.0.1", proxy: "http://localhost:%d", want: []string{"requests would loop"}},
+		{name: "0.0.0.0 upstream", host: "localhost", proxy: "http://0.0.0.0:%d", want: []string{"requests would loop"}},
+		{name: "all interfaces", host: "0.0.0.0", proxy: "http://localhost:%d", want: []string{"requests would loop"}},
+		{name: "lan", host: "", lan: true, proxy: "http://127.0.0.1:%d", want: []string{"requests would loop"}},
+		{name: "https", host: "localhost", proxy: "https://localhost:%d", want: []string{"requests would loop"}},
+		{name: "redirect listener", host: "localhost", redirect: "localhost:0", proxy: "http://127.0.0.1:%d",
+			want: []string{"requests would loop: it listens on 127.0.0.1:%d"}},
+		{name: "ipv6", host: "::1", proxy: "http://[::1]:%d", want: []string{"it listens on [::1]:%d"}},
+		{name: "ipv6 all interfaces", host: "::", proxy: "http://127.0.0.1:%d", want: []string{"it listens on [::]:%d"}},
+		{name: "another port", host: "localhost", proxy: fmt.Sprintf("http://127.0.0.1:%d", otherPort)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if strings.Contains(tc.name, "ipv6") && !ipv6 {
+				t.Skip("no IPv6 loopback on this machine")
+			}
+			var stderr bytes.Buffer
+			e := &env{stdout: io.Discard, stderr: &stderr}
+			o := &serveOptions{host: tc.host, port: 0, addrGiven: true, lan: tc.lan, redirectHTTP: tc.redirect}
+			lns, err := listen(e, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() {
+				for _, ln := range lns {
+					ln.Close()
+				}
+			}()
+			port := lns[0].Addr().(*net.TCPAddr).Port
+			if tc.redirect != "" {
+				rl, err := net.Listen("tcp", tc.redirect)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lns = append(lns, rl)
+				port = rl.Addr().(*net.TCPAddr).Port
+			}
+			proxy := tc.proxy
+			if strings.Contains(proxy, "%d") {
+				proxy = fmt.Sprintf(proxy, port)
+			}
+			if o.proxy, err = url.Parse(proxy); err != nil {
+				t.Fatal(err)
+			}
+			code := e.exit(checkProxyLoop(o, lns))
+			if len(tc.want) == 0 {
+				if code != exitOK {
+					t.Errorf("--proxy %s: exit %d, want 0\n%s", proxy, code, stderr.String())
+				}
+				return
+			}
+			if code != exitUsage {
+				t.Errorf("--proxy %s: exit %d, want %d", proxy, code, exitUsage)
+			}
+			var wants []string
+			for _, w := range tc.want {
+				wants = append(wants, strings.ReplaceAll(w, "%d", fmt.Sprint(port)))
+			}
+			stderrHas(t, stderr.String(), wants...)
+		})
+	}
+}
+
+// TestServeProxyLoopBetweenServers: two devca servers proxying to each
+// other form a loop the start-up check cannot see (each upstream is the
+// other's port), so the hop header must stop it. Server a's upstream is a
+// relay the test holds open, so a can start before b exists; the relay
+// then forwards to b, whose upstream is a.
+func TestServeProxyLoopBetweenServers(t *testing.T) {
+	work := t.TempDir()
+	home := filepath.Join(work, "cahome")
+	if out, err := devcaCommand(t, home, work, "init", "--no-trust").CombinedOutput(); err != nil {
+		t.Fatalf("devca init: %v\n%s", err, out)
+	}
+	root := filepath.Join(home, "rootCA.pem")
+	relay, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	relayURL := "https://" + relay.Addr().String()
+
+	// Each server trusts the devca root for its HTTPS upstream.
+	start := func(upstream string) *serveProcess {
+		cmd := devcaCommand(t, home, work, "serve", "--addr", "localhost:0", "--proxy", upstream)
+		cmd.Env = append(cmd.Env, "SSL_CERT_FILE="+root, "SSL_CERT_DIR=")
+		return startServeCmd(t, cmd)
+	}
+	a := start(relayURL)
+	b := start(a.url)
+	bAddr := fmt.Sprintf("127.0.0.1:%d", b.port(t))
+	go func() {
+		for {
+			in, err := relay.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer in.Close()
+				out, err := net.Dial("tcp", bAddr)
+				if err != nil {
+					return
+				}
+				defer out.Close()
+				go io.Copy(out, in)
+				io.Copy(in, out)
+			}()
+		}
+	}()
+
+	rootPEM, err := os.ReadFile(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(rootPEM)
+	client := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	resp, err := client.Get(a.url + "api?token=s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	client.CloseIdleConnections()
+	if resp.StatusCode != http.StatusLoopDetected {
+		t.Errorf("status %d, want 508", resp.StatusCode)
+	}
+	for _, want := range []string{"The proxy leads back to devca", "<code>" + relayURL + "</code>"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("the 508 page lacks %q:\n%s", want, page)
+		}
+	}
+	if strings.Contains(string(page), "s3cret") {
+		t.Errorf("the 508 page shows the query:\n%s", page)
+	}
+
+	a.stop(t)
+	b.stop(t)
+	stderrHas(t, a.stderr.String(), "devca: warning: proxying GET /api to "+relayURL+": the request came back to this server, so the upstream leads to devca itself (a proxy loop)",
+		" GET /api?token=s3cret 508 ")
+	stderrHas(t, b.stderr.String(), " GET /api?token=s3cret 508 ")
 }
 
 // withoutRootPowers returns cmd changed to run without the capabilities

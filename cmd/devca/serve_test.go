@@ -10,10 +10,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,16 +53,45 @@ func devcaBinary(t *testing.T) string {
 	return p
 }
 
-// syncBuffer collects a child's stderr while the test reads it.
+// syncBuffer collects a child's stderr while the test reads it, and tells
+// waiters when more arrives.
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	written chan struct{} // closed and replaced on every write
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.written != nil {
+		close(b.written)
+		b.written = nil
+	}
 	return b.buf.Write(p)
+}
+
+// waitFor waits until ok accepts the text so far, and returns it; after d
+// it returns the text and false.
+func (b *syncBuffer) waitFor(ok func(string) bool, d time.Duration) (string, bool) {
+	deadline := time.After(d)
+	for {
+		b.mu.Lock()
+		s := b.buf.String()
+		if b.written == nil {
+			b.written = make(chan struct{})
+		}
+		written := b.written
+		b.mu.Unlock()
+		if ok(s) {
+			return s, true
+		}
+		select {
+		case <-written:
+		case <-deadline:
+			return s, false
+		}
+	}
 }
 
 func (b *syncBuffer) String() string {
@@ -76,30 +108,32 @@ type serveProcess struct {
 	done   chan error
 }
 
-// freeLoopbackPort returns a port that was free on 127.0.0.1 and ::1 a
-// moment ago.
-func freeLoopbackPort(t *testing.T) int {
+// port is the port of the URL devca serve printed.
+func (p *serveProcess) port(t *testing.T) int {
 	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if ln6, err := net.Listen("tcp", fmt.Sprintf("[::1]:%d", port)); err == nil {
-			ln6.Close()
-			return port
-		} else if !strings.Contains(err.Error(), "address already in use") {
-			return port // no IPv6 loopback here
-		}
+	u, err := url.Parse(p.url)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port")
-	return 0
+	port, err := strconv.Atoi(u.Port())
+	if err != nil || port == 0 {
+		t.Fatalf("devca serve printed %q, want a URL with the port it listens on", p.url)
+	}
+	return port
+}
+
+// waitStderr waits until the child has written want to stderr.
+func (p *serveProcess) waitStderr(t *testing.T, want string) {
+	t.Helper()
+	if log, ok := p.stderr.waitFor(func(s string) bool { return strings.Contains(s, want) }, 30*time.Second); !ok {
+		t.Fatalf("devca serve did not write %q within 30s; stderr:\n%s", want, log)
+	}
 }
 
 // startServe runs "devca serve args..." with home as DEVCA_HOME and waits
-// for the URL it prints.
+// for the URL it prints. Tests pass --addr localhost:0 and read the port
+// from the URL: a port picked by the test and bound by the child could be
+// taken by then.
 func startServe(t *testing.T, home string, args ...string) *serveProcess {
 	t.Helper()
 	return startServeEnv(t, []string{"DEVCA_HOME=" + home, "SSL_CERT_FILE=", "SSL_CERT_DIR="}, args...)
@@ -159,6 +193,12 @@ func startServeCmd(t *testing.T, cmd *exec.Cmd) *serveProcess {
 func (p *serveProcess) stop(t *testing.T) {
 	t.Helper()
 	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.wait(t)
+}
+
+// wait waits for a clean exit after a signal.
+func (p *serveProcess) wait(t *testing.T) {
+	t.Helper()
 	select {
 	case err := <-p.done:
 		if err != nil {
@@ -212,8 +252,8 @@ func TestServeEndToEnd(t *testing.T) {
 	curl := requireTool(t, "curl")
 	home := filepath.Join(t.TempDir(), "cahome")
 	site := listingSite(t)
-	port := freeLoopbackPort(t)
-	p := startServe(t, home, "--addr", fmt.Sprintf("localhost:%d", port), site)
+	p := startServe(t, home, "--addr", "localhost:0", site)
+	port := p.port(t)
 	if want := fmt.Sprintf("https://localhost:%d/", port); p.url != want {
 		t.Errorf("URL = %q, want %q", p.url, want)
 	}
@@ -292,7 +332,7 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 
 	// A second start reuses the cached certificate and says nothing new.
-	p = startServe(t, home, "--quiet", "--addr", fmt.Sprintf("localhost:%d", port), site)
+	p = startServe(t, home, "--quiet", "--addr", "localhost:0", site)
 	if strings.Contains(p.stderr.String(), "issued a certificate") || strings.Contains(p.stderr.String(), "created a CA") {
 		t.Errorf("second start issued again:\n%s", p.stderr.String())
 	}
@@ -341,8 +381,7 @@ func TestServeChromium(t *testing.T) {
 	certutil := requireTool(t, "certutil")
 	home := filepath.Join(t.TempDir(), "cahome")
 	site := listingSite(t)
-	port := freeLoopbackPort(t)
-	p := startServe(t, home, "--quiet", "--addr", fmt.Sprintf("localhost:%d", port), site)
+	p := startServe(t, home, "--quiet", "--addr", "localhost:0", site)
 	defer p.stop(t)
 
 	userHome := trustingHome(t, certutil, filepath.Join(home, "rootCA.pem"))
@@ -460,10 +499,18 @@ func TestServeProxyAndRedirect(t *testing.T) {
 	}))
 	defer upstream.Close()
 	home := filepath.Join(t.TempDir(), "cahome")
-	port, redirectPort := freeLoopbackPort(t), freeLoopbackPort(t)
-	p := startServe(t, home, "--addr", fmt.Sprintf("localhost:%d", port), "--proxy", upstream.URL,
-		"--redirect-http", fmt.Sprintf("127.0.0.1:%d", redirectPort), "--header", "X-Dev: yes")
+	p := startServe(t, home, "--addr", "localhost:0", "--proxy", upstream.URL,
+		"--redirect-http", "127.0.0.1:0", "--header", "X-Dev: yes")
 	defer p.stop(t)
+	port := p.port(t)
+	// The note comes before the URL on stdout, but stderr is copied by
+	// another goroutine.
+	p.waitStderr(t, "devca: redirecting plain HTTP on 127.0.0.1:")
+	m := regexp.MustCompile(`devca: redirecting plain HTTP on (127\.0\.0\.1:[0-9]+) to HTTPS\n`).FindStringSubmatch(p.stderr.String())
+	if m == nil || strings.HasSuffix(m[1], ":0") {
+		t.Fatalf("no redirect address in stderr:\n%s", p.stderr.String())
+	}
+	redirectAddr := m[1]
 
 	rootPEM, err := os.ReadFile(filepath.Join(home, "rootCA.pem"))
 	if err != nil {
@@ -487,7 +534,7 @@ func TestServeProxyAndRedirect(t *testing.T) {
 	}
 
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 10 * time.Second}
-	resp, err = noFollow.Get(fmt.Sprintf("http://127.0.0.1:%d/page?x=1", redirectPort))
+	resp, err = noFollow.Get("http://" + redirectAddr + "/page?x=1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -496,7 +543,7 @@ func TestServeProxyAndRedirect(t *testing.T) {
 		t.Errorf("redirect = %d %q, want %q", resp.StatusCode, resp.Header.Get("Location"), want)
 	}
 	// Following it lands on the proxied page, trusted.
-	resp, err = client.Get(fmt.Sprintf("http://127.0.0.1:%d/x", redirectPort))
+	resp, err = client.Get("http://" + redirectAddr + "/x")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -511,15 +558,21 @@ func TestServeProxyAndRedirect(t *testing.T) {
 // finish, then exits 0.
 func TestServeGracefulShutdown(t *testing.T) {
 	arrived := make(chan struct{}, 1)
+	release := make(chan struct{})
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		arrived <- struct{}{}
-		time.Sleep(1500 * time.Millisecond)
+		<-release
 		fmt.Fprint(w, "slow answer")
 	}))
 	defer upstream.Close()
+	defer func() {
+		select {
+		case release <- struct{}{}: // should the test end early
+		default:
+		}
+	}()
 	home := filepath.Join(t.TempDir(), "cahome")
-	port := freeLoopbackPort(t)
-	p := startServe(t, home, "--quiet", "--addr", fmt.Sprintf("localhost:%d", port), "--proxy", upstream.URL)
+	p := startServe(t, home, "--quiet", "--addr", "localhost:0", "--proxy", upstream.URL)
 
 	rootPEM, _ := os.ReadFile(filepath.Join(home, "rootCA.pem"))
 	pool := x509.NewCertPool()
@@ -545,7 +598,22 @@ func TestServeGracefulShutdown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the request never reached the upstream")
 	}
-	p.stop(t) // SIGTERM, and expects exit status 0
+	// The answer comes only once the shutdown is under way: devca has said
+	// so and accepts no more connections.
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.waitStderr(t, "devca: shutting down")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p.port(t)))
+		if err != nil {
+			break
+		}
+		c.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("devca still accepts connections 10s after SIGTERM")
+		}
+	}
+	release <- struct{}{}
+	p.wait(t) // exit status 0
 	r := <-got
 	if r.err != nil || r.body != "slow answer" {
 		t.Errorf("in-flight request during shutdown: %q, %v", r.body, r.err)
@@ -592,9 +660,8 @@ func TestServeCertFile(t *testing.T) {
 	os.WriteFile(keyFile, leaf.KeyPEM, 0o600)
 
 	home := filepath.Join(t.TempDir(), "cahome")
-	port := freeLoopbackPort(t)
-	p := startServe(t, home, "--quiet", "--addr", fmt.Sprintf("localhost:%d", port), "--cert-file", certFile, "--key-file", keyFile, dir)
-	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port), &tls.Config{InsecureSkipVerify: true})
+	p := startServe(t, home, "--quiet", "--addr", "localhost:0", "--cert-file", certFile, "--key-file", keyFile, dir)
+	conn, err := tls.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", p.port(t)), &tls.Config{InsecureSkipVerify: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -639,8 +706,7 @@ func TestServeNeverServesKeys(t *testing.T) {
 	site := t.TempDir()
 	os.WriteFile(filepath.Join(site, "index.html"), []byte("<h1>site</h1>"), 0o644)
 	home := filepath.Join(site, "cahome")
-	port := freeLoopbackPort(t)
-	p := startServe(t, home, "--quiet", "--dotfiles", "--addr", fmt.Sprintf("localhost:%d", port), site)
+	p := startServe(t, home, "--quiet", "--dotfiles", "--addr", "localhost:0", site)
 	root := filepath.Join(home, "rootCA.pem")
 	for _, path := range []string{"cahome/rootCA-key.pem", "cahome/rootCA.pem", "cahome/serve/serve.pem", "cahome/"} {
 		out, _ := exec.Command(curl, "-sS", "--cacert", root, "-o", "/dev/null", "-w", "%{http_code}", p.url+path).CombinedOutput()
@@ -675,8 +741,7 @@ func TestServeChromiumLiveReload(t *testing.T) {
 	os.WriteFile(page, []byte(`<html><head><link rel="stylesheet" href="style.css"></head><body><h1>v1</h1></body></html>`), 0o644)
 	css := filepath.Join(site, "style.css")
 	os.WriteFile(css, []byte("h1 { color: red }"), 0o644)
-	port := freeLoopbackPort(t)
-	p := startServe(t, home, "--live-reload", "--addr", fmt.Sprintf("localhost:%d", port), site)
+	p := startServe(t, home, "--live-reload", "--addr", "localhost:0", site)
 	defer p.stop(t)
 	userHome := trustingHome(t, certutil, filepath.Join(home, "rootCA.pem"))
 
@@ -700,12 +765,8 @@ func TestServeChromiumLiveReload(t *testing.T) {
 	}()
 	waitLog := func(what string, count int) {
 		t.Helper()
-		deadline := time.Now().Add(45 * time.Second)
-		for strings.Count(p.stderr.String(), what) < count {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %d x %q in the access log within 45s:\n%s", count, what, p.stderr.String())
-			}
-			time.Sleep(50 * time.Millisecond)
+		if log, ok := p.stderr.waitFor(func(s string) bool { return strings.Count(s, what) >= count }, 45*time.Second); !ok {
+			t.Fatalf("no %d x %q in the access log within 45s:\n%s", count, what, log)
 		}
 	}
 	waitLog(" GET / 200 ", 1)
@@ -756,7 +817,7 @@ func TestServeReportsTrustedRoot(t *testing.T) {
 		t.Fatalf("init: %d %s", code, stderr.String())
 	}
 	p := startServeEnv(t, []string{"DEVCA_HOME=" + home, "SSL_CERT_FILE=" + filepath.Join(home, "rootCA.pem"), "SSL_CERT_DIR=" + t.TempDir()},
-		"--quiet", "--addr", fmt.Sprintf("localhost:%d", freeLoopbackPort(t)), t.TempDir())
+		"--quiet", "--addr", "localhost:0", t.TempDir())
 	p.stop(t)
 	if !strings.Contains(p.stderr.String(), "devca: the root CA is trusted on this machine") || strings.Contains(p.stderr.String(), "hint") {
 		t.Errorf("stderr:\n%s", p.stderr.String())
@@ -773,7 +834,7 @@ func TestServeWarningsFormat(t *testing.T) {
 	down := "http://" + ln.Addr().String()
 	ln.Close()
 	home := filepath.Join(t.TempDir(), "cahome")
-	p := startServe(t, home, "--quiet", "--addr", fmt.Sprintf("localhost:%d", freeLoopbackPort(t)), "--proxy", down)
+	p := startServe(t, home, "--quiet", "--addr", "localhost:0", "--proxy", down)
 	rootPEM, _ := os.ReadFile(filepath.Join(home, "rootCA.pem"))
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(rootPEM)

@@ -1,13 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha1"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"net"
+	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -250,12 +252,17 @@ func TestWindowsUnderWine(t *testing.T) {
 	site := filepath.Join(work, "site")
 	os.MkdirAll(site, 0o700)
 	os.WriteFile(filepath.Join(site, "hello.txt"), []byte("hello from wine\n"), 0o644)
-	port := unusedPort(t)
-	srv := exec.CommandContext(ctx, wine, exe, "serve", "--quiet", "--addr", "127.0.0.1:"+port, "site")
+	// The system chooses the port, and the URL serve prints says which:
+	// a port picked here could be taken by the time serve binds it.
+	srv := exec.CommandContext(ctx, wine, exe, "serve", "--quiet", "--addr", "127.0.0.1:0", "site")
 	srv.Dir = work
 	srv.Env = wineEnv
-	var srvOut strings.Builder
-	srv.Stdout, srv.Stderr = &srvOut, &srvOut
+	srvOut := &syncBuffer{}
+	srv.Stderr = srvOut
+	srvStdout, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -268,6 +275,26 @@ func TestWindowsUnderWine(t *testing.T) {
 		}
 	}
 	defer stop()
+	firstLine := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(srvStdout)
+		if sc.Scan() {
+			firstLine <- strings.TrimSuffix(sc.Text(), "\r")
+		}
+		close(firstLine)
+		io.Copy(srvOut, srvStdout)
+	}()
+	var port string
+	select {
+	case line := <-firstLine:
+		u, err := url.Parse(line)
+		if err != nil || u.Scheme != "https" || u.Hostname() != "127.0.0.1" || u.Port() == "" || u.Port() == "0" {
+			t.Fatalf("serve printed %q, want its https URL first\nserve said:\n%s", line, srvOut.String())
+		}
+		port = u.Port()
+	case <-ctx.Done():
+		t.Fatalf("serve printed no URL\nserve said:\n%s", srvOut.String())
+	}
 	fetch := func(path string) (int, string, error) {
 		out, err := exec.CommandContext(ctx, curl, "--silent", "--show-error", "--max-time", "10", "--cacert", rootFile,
 			"--resolve", "localhost:"+port+":127.0.0.1", "--write-out", "\n%{http_code}", "https://localhost:"+port+path).Output()
@@ -279,18 +306,9 @@ func TestWindowsUnderWine(t *testing.T) {
 		code, _ := strconv.Atoi(string(out[i+1:]))
 		return code, string(out[:i]), err
 	}
-	var body string
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		code, b, err := fetch("/hello.txt")
-		if err == nil && code == 200 {
-			body = b
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("curl never got the file: %d %v\nserve said:\n%s", code, err, srvOut.String())
-		}
-		time.Sleep(300 * time.Millisecond)
+	code, body, err := fetch("/hello.txt")
+	if err != nil || code != 200 {
+		t.Fatalf("GET /hello.txt: %d %v\nserve said:\n%s", code, err, srvOut.String())
 	}
 	if body != "hello from wine\n" {
 		t.Errorf("served %q", body)
@@ -338,15 +356,4 @@ func regImport(key, thumb string, der []byte) []byte {
 		out = binary.LittleEndian.AppendUint16(out, u)
 	}
 	return out
-}
-
-// unusedPort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func unusedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
