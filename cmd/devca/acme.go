@@ -235,7 +235,12 @@ func runACME(c *cli.Context, e *env) error {
 	dirURL := base + "/directory"
 	fmt.Fprintln(e.stdout, dirURL)
 	printClientLines(e.stdout, dirURL, filepath.Join(auth.Dir, ca.RootCertFile))
-	e.notef("ACME server for the CA in %q, state in %q; validating http-01 on port %d", auth.Dir, dbPath, o.httpPort)
+	addrs := make([]string, len(lns))
+	for i, ln := range lns {
+		addrs[i] = ln.Addr().String()
+	}
+	e.notef("listening on %s", strings.Join(addrs, " and "))
+	e.notef("issuing from the CA in %q, state in %q; http-01 is validated on port %d", auth.Dir, dbPath, o.httpPort)
 	if err := srv.Run(ctx); err != nil {
 		return fmt.Errorf("serving ACME: %w", err)
 	}

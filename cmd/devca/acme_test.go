@@ -329,3 +329,32 @@ func TestACMEBusyAddr(t *testing.T) {
 		t.Errorf("a failed start made the CA home (%v)", err)
 	}
 }
+
+// TestACMEExternalURL checks that every URL the server hands out derives
+// from --external-url, and that its certificate names that host.
+func TestACMEExternalURL(t *testing.T) {
+	home := t.TempDir()
+	p := startACME(t, home, "--external-url", "https://acme.test:14443/")
+	if p.url != "https://acme.test:14443/directory" {
+		t.Fatalf("devca acme printed %q, want the directory under --external-url", p.url)
+	}
+	httpClient, _ := rootClient(t, home)
+	p.waitStderr(t, "devca: listening on ")
+	addr, _, _ := strings.Cut(strings.SplitN(p.stderr.String(), "devca: listening on ", 2)[1], " ")
+	addr = strings.TrimSpace(strings.SplitN(addr, "\n", 2)[0])
+	real := "https://" + addr + "/directory"
+	tr := httpClient.Transport.(*http.Transport)
+	tr.TLSClientConfig.ServerName = "acme.test"
+	r, err := httpClient.Get(real)
+	if err != nil {
+		t.Fatalf("GET %s as acme.test: %v", real, err)
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	for _, field := range []string{"newNonce", "newAccount", "newOrder", "revokeCert", "keyChange", "renewalInfo"} {
+		if !strings.Contains(string(body), `"`+field+`":"https://acme.test:14443/`) {
+			t.Errorf("directory %s does not derive %s from --external-url", body, field)
+		}
+	}
+	p.stop(t)
+}
