@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-	"crypto/subtle"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -24,6 +23,7 @@ import (
 	"github.com/devca/devca/ca"
 	"github.com/devca/devca/ca/acme/caissuer"
 	"github.com/devca/devca/ca/acme/store/boltstore"
+	"github.com/devca/devca/ca/acme/va"
 	"github.com/devca/devca/ca/acme/wfe"
 	"github.com/devca/devca/ca/acme/wire"
 	"github.com/devca/devca/serve"
@@ -53,8 +53,9 @@ func newACMECommand(e *env) *cli.Command {
 			"certificate from that CA, prints the directory URL on the first line of standard\n" +
 			"output, then one line per common client saying how to point it there.\n" +
 			"Orders are held to the root's name constraints. Challenges are validated for real:\n" +
-			"http-01 on the name's --http-port. State (accounts, orders, certificates, revocations)\n" +
-			"lives in --db and survives restarts; certificates are also in the CA's record\n" +
+			"http-01 on --http-port, tls-alpn-01 on --tls-port, dns-01 with --dns-server or the\n" +
+			"system resolver. State (accounts, orders, certificates, revocations) lives in --db\n" +
+			"and survives restarts; certificates are also in the CA's record\n" +
 			"('devca list'). The CRL is served at /crl. Stop it with Ctrl-C.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "addr", Usage: "listen on `HOST:PORT` (:0 lets the system choose a port)", Value: defaultACMEAddr},
@@ -219,13 +220,13 @@ func runACME(c *cli.Context, e *env) error {
 	}
 	defer st.Close()
 
-	if o.dnsServer != "" {
-		// Goes away with the stand-in validator (see newValidator).
-		e.warnf("--dns-server is not used yet: this build validates http-01 only, with the system resolver")
+	validator, err := newValidator(o)
+	if err != nil {
+		return err
 	}
 	front, err := wfe.New(wfe.Config{
 		BaseURL: base, Store: st, Issuer: caissuer.New(auth),
-		Validator: newValidator(o),
+		Validator: validator,
 		Profiles:  o.profiles(),
 		Log:       slog.New(slog.NewTextHandler(e.warningWriter(), &slog.HandlerOptions{ReplaceAttr: dropTime})),
 	})
@@ -251,7 +252,7 @@ func runACME(c *cli.Context, e *env) error {
 		addrs[i] = ln.Addr().String()
 	}
 	e.notef("listening on %s", strings.Join(addrs, " and "))
-	e.notef("issuing from the CA in %q, state in %q; http-01 is validated on port %d", auth.Dir, dbPath, o.httpPort)
+	e.notef("issuing from the CA in %q, state in %q; validating http-01 on port %d, tls-alpn-01 on port %d", auth.Dir, dbPath, o.httpPort, o.tlsPort)
 	if err := srv.Run(ctx); err != nil {
 		return fmt.Errorf("serving ACME: %w", err)
 	}
@@ -309,66 +310,36 @@ func acmeCertificate(e *env, auth *ca.Authority, o *acmeOptions, base string) (t
 	return leaf.Cert, nil
 }
 
-// newValidator returns the validation authority. Until package ca/acme/va
-// lands, this is a minimal one that proves http-01 only; the flags it does
-// not use yet (--tls-port, --dns-server) are checked and kept for it.
-func newValidator(o *acmeOptions) wfe.Validator {
-	transport := http.DefaultTransport.(*http.Transport).Clone()
-	transport.Proxy = nil // the name itself answers, never a proxy
-	return &http01Validator{port: o.httpPort, client: &http.Client{
-		Transport: transport,
-		// A challenge response is plain HTTP on the name; redirects are
-		// followed as RFC 8555 §8.3 allows, to a bounded depth.
-		CheckRedirect: func(_ *http.Request, via []*http.Request) error {
-			if len(via) >= 10 {
-				return errors.New("stopped after 10 redirects")
-			}
-			return nil
-		},
-	}}
+// testOnlyACMELoopback makes the validation authority resolve every name to
+// 127.0.0.1, so end-to-end tests can order DNS names without touching
+// /etc/hosts; only tests set it.
+var testOnlyACMELoopback bool
+
+// newValidator returns the validation authority for the flags.
+func newValidator(o *acmeOptions) (wfe.Validator, error) {
+	cfg := va.Config{HTTPPort: o.httpPort, TLSPort: o.tlsPort, DNSServer: o.dnsServer}
+	if testOnlyACMELoopback {
+		cfg.LookupNetIP = func(context.Context, string, string) ([]netip.Addr, error) {
+			return []netip.Addr{netip.AddrFrom4([4]byte{127, 0, 0, 1})}, nil
+		}
+	}
+	a, err := va.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return validator{a}, nil
 }
 
-// http01Validator proves http-01 challenges (RFC 8555 §8.3).
-type http01Validator struct {
-	port   int
-	client *http.Client
-}
+// validator hands the front end the validation authority's failures as ACME
+// problems of their own type (connection, dns, tls, unauthorized…), which it
+// would otherwise report all as incorrectResponse.
+type validator struct{ va *va.Authority }
 
-// maxChallengeBody bounds the response read: a key authorization is under
-// 100 bytes.
-const maxChallengeBody = 1 << 10
-
-func (v *http01Validator) Validate(ctx context.Context, kind, identifier, token, keyAuthorization string) error {
-	if kind != wire.ChallengeHTTP01 {
-		return wire.UnauthorizedProblem("this server validates http-01 only for now; answer the http-01 challenge")
+func (v validator) Validate(ctx context.Context, kind, identifier, token, keyAuthorization string) error {
+	err := v.va.Validate(ctx, kind, identifier, token, keyAuthorization)
+	var ve *va.Error
+	if errors.As(err, &ve) {
+		return &wire.Problem{Type: wire.ErrorNS + ve.Type, Detail: ve.Detail}
 	}
-	u := "http://" + net.JoinHostPort(identifier, strconv.Itoa(v.port)) + "/.well-known/acme-challenge/" + token
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return fmt.Errorf("building request for %s: %w", u, err)
-	}
-	resp, err := v.client.Do(req)
-	if err != nil {
-		return wire.ConnectionProblem("fetching %s: %v", u, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxChallengeBody))
-	if err != nil {
-		return wire.ConnectionProblem("reading %s: %v", u, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return wire.IncorrectResponseProblem("%s answered %s", u, resp.Status)
-	}
-	got := strings.TrimRight(string(body), " \t\r\n")
-	if subtle.ConstantTimeCompare([]byte(got), []byte(keyAuthorization)) != 1 {
-		return wire.IncorrectResponseProblem("%s answered %q, not the key authorization", u, truncateText(got, 100))
-	}
-	return nil
-}
-
-func truncateText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
+	return err
 }

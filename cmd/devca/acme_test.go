@@ -27,6 +27,12 @@ import (
 	"github.com/devca/devca/ca"
 )
 
+// DEVCA_TEST_ACME_LOOPBACK=1 makes the devca acme processes a test starts
+// resolve every name to 127.0.0.1 when they validate (see newValidator).
+func init() {
+	testOnlyACMELoopback = os.Getenv("DEVCA_TEST_ACME_LOOPBACK") == "1"
+}
+
 // http01Responder answers http-01 challenges on a loopback port the test
 // passes to devca acme as --http-port.
 type http01Responder struct {
@@ -68,6 +74,7 @@ func (r *http01Responder) set(token, keyAuth string) {
 func startACME(t *testing.T, home string, args ...string) *serveProcess {
 	t.Helper()
 	cmd := devcaCommand(t, home, home, append([]string{"acme", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(cmd.Env, "DEVCA_TEST_ACME_LOOPBACK=1")
 	p := startServeCmd(t, cmd)
 	if !strings.HasSuffix(p.url, "/directory") {
 		t.Fatalf("devca acme printed %q first, want the directory URL", p.url)
@@ -90,7 +97,7 @@ func rootClient(t *testing.T, home string) (*http.Client, *x509.CertPool) {
 }
 
 // TestACMEEndToEnd drives golang.org/x/crypto/acme, as cert-manager does,
-// against the real command: account, order for 127.0.0.1, http-01,
+// against the real command: account, order for app.test and 127.0.0.1, http-01,
 // finalize, download, verify with Go and openssl, revoke, the CRL, and a
 // restart that keeps the account and the certificate.
 func TestACMEEndToEnd(t *testing.T) {
@@ -117,7 +124,7 @@ func TestACMEEndToEnd(t *testing.T) {
 		t.Fatalf("Register: %v\nstderr:\n%s", err, p.stderr)
 	}
 
-	order, err := c.AuthorizeOrder(ctx, acme.IPIDs("127.0.0.1"))
+	order, err := c.AuthorizeOrder(ctx, append(acme.DomainIDs("app.test"), acme.IPIDs("127.0.0.1")...))
 	if err != nil {
 		t.Fatalf("AuthorizeOrder: %v", err)
 	}
@@ -154,7 +161,8 @@ func TestACMEEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}, certKey)
+	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: []string{"app.test"},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}, certKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,8 +183,8 @@ func TestACMEEndToEnd(t *testing.T) {
 	if life := leaf.NotAfter.Sub(leaf.NotBefore); life != 3*24*time.Hour {
 		t.Errorf("lifetime %s, want --lifetime's 3 days", life)
 	}
-	if len(leaf.IPAddresses) != 1 || !leaf.IPAddresses[0].Equal(net.ParseIP("127.0.0.1")) || len(leaf.DNSNames) != 0 {
-		t.Errorf("leaf names %v %v, want exactly 127.0.0.1", leaf.DNSNames, leaf.IPAddresses)
+	if len(leaf.IPAddresses) != 1 || !leaf.IPAddresses[0].Equal(net.ParseIP("127.0.0.1")) || len(leaf.DNSNames) != 1 || leaf.DNSNames[0] != "app.test" {
+		t.Errorf("leaf names %v %v, want exactly app.test and 127.0.0.1", leaf.DNSNames, leaf.IPAddresses)
 	}
 	rootFile := filepath.Join(home, ca.RootCertFile)
 	leafFile := filepath.Join(home, "leaf.pem")
@@ -292,6 +300,56 @@ func TestACMERefusesOutsideConstraints(t *testing.T) {
 	if !errors.As(err, &ae) || ae.ProblemType != "urn:ietf:params:acme:error:rejectedIdentifier" ||
 		!strings.Contains(ae.Detail, "example.com") || !strings.Contains(ae.Detail, "example.org") || strings.Contains(ae.Detail, `"app.test"`) {
 		t.Fatalf("AuthorizeOrder = %v, want rejectedIdentifier naming example.com and example.org only", err)
+	}
+	p.stop(t)
+}
+
+// TestACMEFailedValidation checks that a challenge nobody answers turns the
+// challenge and the authorization invalid with the reason, within seconds.
+func TestACMEFailedValidation(t *testing.T) {
+	home := t.TempDir()
+	resp := startHTTP01Responder(t)
+	p := startACME(t, home, "--http-port", strconv.Itoa(resp.port))
+	httpClient, _ := rootClient(t, home)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &acme.Client{Key: key, DirectoryURL: p.url, HTTPClient: httpClient}
+	if _, err := c.Register(ctx, &acme.Account{}, acme.AcceptTOS); err != nil {
+		t.Fatal(err)
+	}
+	order, err := c.AuthorizeOrder(ctx, acme.DomainIDs("nobody.test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	z, err := c.GetAuthorization(ctx, order.AuthzURLs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range z.Challenges {
+		if ch.Type == "http-01" {
+			if _, err := c.Accept(ctx, ch); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	start := time.Now()
+	_, err = c.WaitAuthorization(ctx, z.URI)
+	var ae *acme.AuthorizationError
+	if !errors.As(err, &ae) || len(ae.Errors) == 0 || !strings.Contains(ae.Error(), "acme-challenge") {
+		t.Fatalf("WaitAuthorization = %v, want the authorization invalid with the URL tried", err)
+	}
+	// A 404 offers no answer: the validation authority's unauthorized type
+	// reaches the client as it is.
+	var pe *acme.Error
+	if !errors.As(ae.Errors[0], &pe) || pe.ProblemType != "urn:ietf:params:acme:error:unauthorized" {
+		t.Errorf("challenge error %v, want an unauthorized problem", ae.Errors[0])
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the failure took %s to show", d)
 	}
 	p.stop(t)
 }

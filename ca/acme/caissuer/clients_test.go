@@ -4,7 +4,8 @@ package caissuer
 // real devca CA through this package: lego (github.com/go-acme/lego/v5, the library behind
 // the lego command and Traefik) and acmez (github.com/mholt/acmez/v3, what Caddy uses),
 // the latter with profiles, ARI and replaces. Each proves an IP identifier with http-01
-// against a loopback responder, so no name has to resolve.
+// against a loopback responder, checked by the real validation authority (package va), so
+// no name has to resolve.
 
 import (
 	"context"
@@ -15,12 +16,12 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +37,7 @@ import (
 
 	"github.com/devca/devca/ca"
 	"github.com/devca/devca/ca/acme/store/boltstore"
+	"github.com/devca/devca/ca/acme/va"
 	"github.com/devca/devca/ca/acme/wfe"
 )
 
@@ -73,34 +75,6 @@ func (r *challengeResponder) port() string {
 	return port
 }
 
-// http01Validator fetches the key authorization from the responder's port of the
-// identifier, as a validation authority does with --http-port.
-type http01Validator struct{ port string }
-
-func (v http01Validator) Validate(ctx context.Context, kind, identifier, token, keyAuthorization string) error {
-	if kind != "http-01" {
-		return fmt.Errorf("the test validates http-01 only, not %s", kind)
-	}
-	u := "http://" + net.JoinHostPort(identifier, v.port) + "/.well-known/acme-challenge/" + token
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
-	if err != nil {
-		return err
-	}
-	if got := strings.TrimSpace(string(body)); got != keyAuthorization {
-		return fmt.Errorf("%s answered %s %q", u, resp.Status, got)
-	}
-	return nil
-}
-
 // acmeServer is the front end over TLS, with a devca CA in the test's folder behind it.
 type acmeServer struct {
 	*httptest.Server
@@ -117,7 +91,15 @@ func newACMEServer(t *testing.T) *acmeServer {
 	}
 	var front *wfe.WFE
 	s.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { front.ServeHTTP(w, r) }))
-	front, err = wfe.New(wfe.Config{BaseURL: s.URL, Store: st, Issuer: New(s.auth), Validator: http01Validator{port: s.responder.port()}})
+	port, err := strconv.Atoi(s.responder.port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	validator, err := va.New(va.Config{HTTPPort: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	front, err = wfe.New(wfe.Config{BaseURL: s.URL, Store: st, Issuer: New(s.auth), Validator: validator})
 	if err != nil {
 		t.Fatal(err)
 	}
