@@ -279,23 +279,31 @@ func TestACMEEndToEnd(t *testing.T) {
 	p2.stop(t)
 }
 
-// TestACMERefusesOutsideConstraints checks that newOrder names each refused
-// identifier, as the root's name constraints require.
-func TestACMERefusesOutsideConstraints(t *testing.T) {
-	home := t.TempDir()
-	p := startACME(t, home)
+// registeredClient returns an x/crypto/acme client with a new ECDSA account
+// on the server p, trusting the root in home.
+func registeredClient(t *testing.T, ctx context.Context, home string, p *serveProcess) *acme.Client {
+	t.Helper()
 	httpClient, _ := rootClient(t, home)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := &acme.Client{Key: key, DirectoryURL: p.url, HTTPClient: httpClient}
 	if _, err := c.Register(ctx, &acme.Account{}, acme.AcceptTOS); err != nil {
-		t.Fatal(err)
+		t.Fatalf("Register: %v", err)
 	}
-	_, err = c.AuthorizeOrder(ctx, acme.DomainIDs("app.test", "example.com", "example.org"))
+	return c
+}
+
+// TestACMERefusesOutsideConstraints checks that newOrder names each refused
+// identifier, as the root's name constraints require.
+func TestACMERefusesOutsideConstraints(t *testing.T) {
+	home := t.TempDir()
+	p := startACME(t, home)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := registeredClient(t, ctx, home, p)
+	_, err := c.AuthorizeOrder(ctx, acme.DomainIDs("app.test", "example.com", "example.org"))
 	var ae *acme.Error
 	if !errors.As(err, &ae) || ae.ProblemType != "urn:ietf:params:acme:error:rejectedIdentifier" ||
 		!strings.Contains(ae.Detail, "example.com") || !strings.Contains(ae.Detail, "example.org") || strings.Contains(ae.Detail, `"app.test"`) {
@@ -310,17 +318,9 @@ func TestACMEFailedValidation(t *testing.T) {
 	home := t.TempDir()
 	resp := startHTTP01Responder(t)
 	p := startACME(t, home, "--http-port", strconv.Itoa(resp.port))
-	httpClient, _ := rootClient(t, home)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &acme.Client{Key: key, DirectoryURL: p.url, HTTPClient: httpClient}
-	if _, err := c.Register(ctx, &acme.Account{}, acme.AcceptTOS); err != nil {
-		t.Fatal(err)
-	}
+	c := registeredClient(t, ctx, home, p)
 	order, err := c.AuthorizeOrder(ctx, acme.DomainIDs("nobody.test"))
 	if err != nil {
 		t.Fatal(err)
