@@ -172,7 +172,7 @@ func (o *acmeOptions) baseURL(port int) string {
 	return "https://" + net.JoinHostPort(host, strconv.Itoa(port))
 }
 
-func runACME(c *cli.Context, e *env) error {
+func runACME(c *cli.Context, e *env) (err error) {
 	o, err := parseACMEOptions(c, e)
 	if err != nil {
 		return err
@@ -218,7 +218,12 @@ func runACME(c *cli.Context, e *env) error {
 	if err != nil {
 		return withHints(err, "stop the other 'devca acme' using it, or pass another --db FILE")
 	}
-	defer st.Close()
+	defer func() {
+		// Every answer was committed already; a failing close is still said.
+		if cerr := st.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
 
 	validator, err := newValidator(o)
 	if err != nil {
