@@ -18,10 +18,19 @@ require (
 	software.sslmate.com/src/go-pkcs12 v0.7.4
 )
 
+// Test dependencies: independent ACME client libraries that the ACME server is
+// proven against (ca/acme/caissuer/clients_test.go); no devca binary links them.
 require (
+	github.com/go-acme/lego/v5 v5.6.0
+	github.com/mholt/acmez/v3 v3.1.7
+)
+
+require (
+	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/cpuguy83/go-md2man/v2 v2.0.7 // indirect
 	github.com/danieljoos/wincred v1.2.3 // indirect
 	github.com/godbus/dbus/v5 v5.2.2 // indirect
+	github.com/miekg/dns v1.1.73 // indirect
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
 	golang.org/x/text v0.43.0 // indirect

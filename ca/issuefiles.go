@@ -69,10 +69,11 @@ type CSRRequest struct {
 	// request asks for (an ACME server passes the identifiers it
 	// validated); each must be one the request asks for.
 	Names Names
-	// Days, Lifetime and Client are as in LeafRequest.
-	Days     int
-	Lifetime time.Duration
-	Client   bool
+	// Days, Lifetime, NotBefore and Client are as in LeafRequest.
+	Days      int
+	Lifetime  time.Duration
+	NotBefore time.Time
+	Client    bool
 }
 
 // SignCSR certifies the public key and names of req.CSR, writes the
@@ -102,7 +103,8 @@ func (a *Authority) SignCSR(req CSRRequest, out Files) (*Issuance, error) {
 	if err := checkPublicKey(req.CSR.PublicKey); err != nil {
 		return nil, fmt.Errorf("checking the request's key: %w", err)
 	}
-	lr := LeafRequest{Names: names, PublicKey: req.CSR.PublicKey, Days: req.Days, Lifetime: req.Lifetime, Client: req.Client}
+	lr := LeafRequest{Names: names, PublicKey: req.CSR.PublicKey, Days: req.Days, Lifetime: req.Lifetime,
+		NotBefore: req.NotBefore, Client: req.Client}
 	leaf, err := a.Issue(lr)
 	if err != nil {
 		return nil, err

@@ -51,6 +51,7 @@ func TestIssueToFilesAndRenew(t *testing.T) {
 func TestSignCSRRequestChecks(t *testing.T) {
 	a := newTestCA(t, ECDSAP256)
 	csr := parseTestCSR(t, "app.test", "www.app.test")
+	tomorrow := time.Now().Add(24 * time.Hour).Truncate(time.Second)
 	for _, tc := range []struct {
 		name    string
 		req     CSRRequest
@@ -60,6 +61,9 @@ func TestSignCSRRequestChecks(t *testing.T) {
 		{"ok/all names", CSRRequest{CSR: csr}, Files{}, ""},
 		{"ok/validated subset", CSRRequest{CSR: csr, Names: mustNames(t, "app.test")}, Files{}, ""},
 		{"ok/a day", CSRRequest{CSR: csr, Lifetime: 24 * time.Hour}, Files{}, ""},
+		{"ok/starts tomorrow", CSRRequest{CSR: csr, Lifetime: time.Hour, NotBefore: tomorrow}, Files{}, ""},
+		{"fail/start without lifetime", CSRRequest{CSR: csr, NotBefore: tomorrow}, Files{}, "needs a lifetime"},
+		{"fail/starts after the root", CSRRequest{CSR: csr, Lifetime: time.Hour, NotBefore: a.Cert.NotAfter}, Files{}, "before the root expires"},
 		{"fail/name not asked for", CSRRequest{CSR: csr, Names: mustNames(t, "other.test")}, Files{}, "does not ask for"},
 		{"fail/lifetime too long", CSRRequest{CSR: csr, Lifetime: (MaxLeafDays + 1) * 24 * time.Hour}, Files{}, "validity"},
 		{"fail/lifetime and days", CSRRequest{CSR: csr, Lifetime: time.Hour, Days: 1}, Files{}, "validity"},
@@ -85,6 +89,9 @@ func TestSignCSRRequestChecks(t *testing.T) {
 			}
 			if tc.req.Lifetime != 0 && is.Leaf.Cert.NotAfter.Sub(is.Leaf.Cert.NotBefore) != tc.req.Lifetime {
 				t.Errorf("lifetime %v, want %v", is.Leaf.Cert.NotAfter.Sub(is.Leaf.Cert.NotBefore), tc.req.Lifetime)
+			}
+			if !tc.req.NotBefore.IsZero() && !is.Leaf.Cert.NotBefore.Equal(tc.req.NotBefore) {
+				t.Errorf("valid from %v, want %v", is.Leaf.Cert.NotBefore, tc.req.NotBefore)
 			}
 		})
 	}

@@ -50,6 +50,10 @@ type LeafRequest struct {
 	// (an ACME server issuing short-lived certificates); it may not be
 	// combined with Days, nor exceed MaxLeafDays.
 	Lifetime time.Duration
+	// NotBefore, when set, starts the validity there instead of an hour
+	// ago (an ACME order's notBefore); it needs Lifetime, and the
+	// certificate must start before the root expires.
+	NotBefore time.Time
 	// Client adds the clientAuth extended key usage.
 	Client bool
 }
@@ -106,6 +110,10 @@ func (a *Authority) Issue(req LeafRequest) (*Leaf, error) {
 	if !now.Before(a.Cert.NotAfter) {
 		return nil, fmt.Errorf("the root certificate expired on %s", a.Cert.NotAfter.UTC().Format(time.DateOnly))
 	}
+	if !req.NotBefore.IsZero() && (req.Lifetime == 0 || !req.NotBefore.Before(a.Cert.NotAfter)) {
+		return nil, fmt.Errorf("a start of validity (%s) needs a lifetime and must be before the root expires (%s)",
+			req.NotBefore.UTC().Format(time.RFC3339), a.Cert.NotAfter.UTC().Format(time.RFC3339))
+	}
 	signer, err := a.Signer()
 	if err != nil {
 		return nil, err
@@ -158,6 +166,9 @@ func (a *Authority) leafTemplate(req LeafRequest, pub crypto.PublicKey, now time
 		lifetime = MaxLeafDays * 24 * time.Hour
 	}
 	notBefore := now.Add(-backdate)
+	if !req.NotBefore.IsZero() {
+		notBefore = req.NotBefore
+	}
 	notAfter := notBefore.Add(lifetime)
 	if notAfter.After(a.Cert.NotAfter) {
 		notAfter = a.Cert.NotAfter

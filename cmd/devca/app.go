@@ -96,7 +96,8 @@ func newApp(e *env) *cli.App {
 			"trust stores that browsers and tools read, and issues certificates for development names.",
 		UsageText: "devca init                      create the CA and trust it\n" +
 			"devca issue localhost 127.0.0.1 '*.app.test'\n" +
-			"devca serve ./site               serve a folder over HTTPS",
+			"devca serve ./site               serve a folder over HTTPS\n" +
+			"devca acme                       an ACME server for certbot, lego, Caddy, cert-manager",
 		Reader:                    e.stdin,
 		Writer:                    e.stdout,
 		ErrWriter:                 e.stderr,
@@ -116,6 +117,7 @@ func newApp(e *env) *cli.App {
 			newListCommand(e),
 			newRenewCommand(e),
 			newServeCommand(e),
+			newACMECommand(e),
 			newHomeCommand(e),
 			newInfoCommand(e),
 			newKeyStorageCommand(e),

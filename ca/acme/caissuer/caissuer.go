@@ -1,0 +1,113 @@
+// Package caissuer connects the ACME front end to devca's certificate authority: an
+// [Issuer] is a [wfe.Issuer] backed by a [ca.Authority].
+//
+// # What it refuses
+//
+// [Issuer.CheckNames] refuses, each as a [*wfe.NameError], every name that `devca issue`
+// would refuse ([ca.ParseName]) and every name outside the root's name constraints
+// ([ca.Authority.Constraints]), so that a refused name is reported at newOrder, naming
+// it, instead of failing at finalize.
+//
+// # What it signs
+//
+// [Issuer.Issue] signs through [ca.Authority.SignCSR] with [ca.Files]{}: the certificate
+// is written to no file, but it is added to the CA home's record like every certificate
+// devca issues, so `devca list` shows it. The leaf has the same profile as `devca sign`
+// gives; the request's extensions are ignored. It carries no CRL distribution point:
+// clients that check revocation on their own (Windows' schannel, for one) would fail
+// every handshake while the ACME server is down, and a development certificate must not
+// depend on it. The CRL is served at the server's /crl for the clients given it
+// explicitly (openssl -CRLfile, curl --crlfile).
+package caissuer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/devca/devca/ca"
+	"github.com/devca/devca/ca/acme/wfe"
+	"github.com/devca/devca/ca/acme/wire"
+)
+
+// Issuer is a [wfe.Issuer] that signs with a devca CA. Create it with [New].
+type Issuer struct {
+	auth *ca.Authority
+}
+
+var _ wfe.Issuer = (*Issuer)(nil)
+
+// New returns an Issuer that signs with auth.
+func New(auth *ca.Authority) *Issuer { return &Issuer{auth: auth} }
+
+// CheckNames implements [wfe.Issuer]: names are DNS names, "*." wildcards and IP
+// addresses in text form.
+func (is *Issuer) CheckNames(names []string) error {
+	cons := is.auth.Constraints()
+	var errs []error
+	for _, s := range names {
+		n, err := ca.ParseName(s)
+		switch {
+		case err != nil:
+			var ne *ca.NameError
+			if errors.As(err, &ne) {
+				err = errors.New(ne.Reason)
+			}
+		case n.Kind != ca.DNSName && n.Kind != ca.IPAddress:
+			err = fmt.Errorf("an ACME order names DNS names and IP addresses, and this reads as a %s name", n.Kind)
+		case n.Value != s:
+			err = fmt.Errorf("write it as %s", n.Value)
+		case !cons.Permits(n):
+			err = fmt.Errorf("outside the root's name constraints (permitted: %s)", cons)
+		}
+		if err != nil {
+			errs = append(errs, &wfe.NameError{Name: s, Err: err})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Issue implements [wfe.Issuer]: it signs the CSR for exactly the request's names, valid
+// from NotBefore to NotAfter, records it in the CA home, and returns the leaf and the
+// root.
+func (is *Issuer) Issue(ctx context.Context, req wfe.IssueRequest) ([][]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	inputs := append([]string(nil), req.DNSNames...)
+	for _, ip := range req.IPAddresses {
+		inputs = append(inputs, ip.String())
+	}
+	names, _, err := ca.ParseNames(inputs)
+	if err != nil {
+		return nil, wire.BadCSRProblem("%v", err)
+	}
+	root := is.auth.Cert
+	if req.NotAfter.After(root.NotAfter) || req.NotBefore.Before(root.NotBefore) {
+		// The CA would cut the leaf short to fit the root, which is not what the
+		// client asked for; refuse before anything is signed and recorded.
+		return nil, fmt.Errorf("the certificate would be valid %s to %s, beyond the root's %s to %s",
+			req.NotBefore.UTC().Format(time.RFC3339), req.NotAfter.UTC().Format(time.RFC3339),
+			root.NotBefore.UTC().Format(time.RFC3339), root.NotAfter.UTC().Format(time.RFC3339))
+	}
+	lifetime := req.NotAfter.Sub(req.NotBefore)
+	issued, err := is.auth.SignCSR(ca.CSRRequest{CSR: req.CSR, Names: names, Lifetime: lifetime, NotBefore: req.NotBefore}, ca.Files{})
+	var ce *ca.ConstraintError
+	if errors.As(err, &ce) {
+		return nil, wire.RejectedIdentifierProblem("%v", err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("signing certificate for %v: %w", names.Values(), err)
+	}
+	leaf := issued.Leaf.Cert
+	return [][]byte{leaf.Raw, is.auth.Cert.Raw}, nil
+}
+
+// SignCRL implements [wfe.Issuer] with [ca.Authority.SignCRL].
+func (is *Issuer) SignCRL(ctx context.Context, req wfe.CRLRequest) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return is.auth.SignCRL(ca.CRLRequest{Number: req.Number, ThisUpdate: req.ThisUpdate, NextUpdate: req.NextUpdate, Entries: req.Entries})
+}
