@@ -27,12 +27,6 @@ import (
 	"github.com/devca/devca/ca"
 )
 
-// DEVCA_TEST_ACME_LOOPBACK=1 makes the devca acme processes a test starts
-// resolve every name to 127.0.0.1 when they validate (see newValidator).
-func init() {
-	testOnlyACMELoopback = os.Getenv("DEVCA_TEST_ACME_LOOPBACK") == "1"
-}
-
 // http01Responder answers http-01 challenges on a loopback port the test
 // passes to devca acme as --http-port.
 type http01Responder struct {

@@ -79,7 +79,8 @@ func (h hookedM) Run() int {
 // (testdata/script/trust_*.txtar) set DEVCA_TEST_SYSROOT to a fake root,
 // DEVCA_TEST_EUID to act as another user and DEVCA_TEST_HIDE_TOOLS to hide
 // installed tools; DEVCA_TEST_NO_LAN=1 makes serve find no LAN address, as
-// on a machine with no network.
+// on a machine with no network; DEVCA_TEST_ACME_LOOPBACK=1 makes devca acme
+// resolve every name to 127.0.0.1 when it validates (see newValidator).
 func setTestHooks(getenv func(string) string) {
 	if getenv("DEVCA_TEST_REAL_TRUST") != "1" {
 		testOnlyHiddenTools = []string{"java", "keytool"}
@@ -96,6 +97,7 @@ func setTestHooks(getenv func(string) string) {
 		testOnlyHiddenTools = append(testOnlyHiddenTools, strings.Split(tools, ",")...)
 	}
 	testOnlyNoLAN = getenv("DEVCA_TEST_NO_LAN") == "1"
+	testOnlyACMELoopback = getenv("DEVCA_TEST_ACME_LOOPBACK") == "1"
 }
 
 // fakeTools stand in for system tools in the trust scripts. Each works only
