@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
@@ -113,7 +114,13 @@ func holdsPrivateKey(b []byte) bool {
 // hiddenKey reports whether f, opened as name (a request path) that
 // resolved to real, looks like a private key and key files are not served.
 func (h *Handler) hiddenKey(name, real string, f io.ReaderAt, fi fs.FileInfo) bool {
-	if h.cfg.ServeKeys || !fi.Mode().IsRegular() {
+	if !fi.Mode().IsRegular() {
+		return false
+	}
+	if h.isRecordedKey(fi) {
+		return true
+	}
+	if h.cfg.ServeKeys {
 		return false
 	}
 	base := path.Base(name)
@@ -187,6 +194,32 @@ func (v *keyVerdicts) holdsKey(f io.ReaderAt, fi fs.FileInfo) bool {
 	v.m[id] = verdict
 	v.mu.Unlock()
 	return verdict
+}
+
+// isRecordedKey reports whether fi is one of the key files devca recorded,
+// under whatever name: a hard link to a recorded key (copy.js) is that key,
+// and no path comparison finds it.
+func (h *Handler) isRecordedKey(fi fs.FileInfo) bool {
+	if len(h.recordedInodes) == 0 {
+		return false
+	}
+	id, ok := inodeOf(fi)
+	return ok && h.recordedInodes[id]
+}
+
+// recordedInodes returns the inodes of the recorded key files that exist.
+func recordedInodes(keys []string) map[inode]bool {
+	set := map[inode]bool{}
+	for _, k := range keys {
+		fi, err := os.Stat(k)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if id, ok := inodeOf(fi); ok {
+			set[id] = true
+		}
+	}
+	return set
 }
 
 // recordedKeys turns Config.RecordedKeys into the set of those inside dir,

@@ -2,8 +2,11 @@ package serve
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -159,5 +162,35 @@ func TestRecordedKeysThroughLinkedFolder(t *testing.T) {
 	}
 	if resp := do(t, h, "GET", "/app/ok.js"); resp.StatusCode != 200 {
 		t.Errorf("GET /app/ok.js = %d", resp.StatusCode)
+	}
+}
+
+// TestRecordedKeysThroughHardLinks: a hard link to a recorded key is that
+// key under another name, which neither its name nor a path comparison
+// gives away; it is hidden by inode, in requests and listings, with
+// --serve-keys too.
+func TestRecordedKeysThroughHardLinks(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("recorded keys are matched by inode on Linux only")
+	}
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"app-key.pem": "-----BEGIN PRIVATE KEY-----\n", "ok.js": "ok"})
+	if err := os.Link(filepath.Join(dir, "app-key.pem"), filepath.Join(dir, "copy.js")); err != nil {
+		t.Fatal(err)
+	}
+	for _, serveKeys := range []bool{false, true} {
+		t.Run(fmt.Sprintf("serve-keys=%v", serveKeys), func(t *testing.T) {
+			h := newHandler(t, Config{Dir: dir, ServeKeys: serveKeys, RecordedKeys: []string{filepath.Join(dir, "app-key.pem")}})
+			for p, want := range map[string]int{"/copy.js": 404, "/app-key.pem": 404, "/ok.js": 200} {
+				if resp := do(t, h, "GET", p); resp.StatusCode != want {
+					t.Errorf("GET %s = %d, want %d", p, resp.StatusCode, want)
+				}
+			}
+			resp := do(t, h, "GET", "/")
+			body, _ := io.ReadAll(resp.Body)
+			if strings.Contains(string(body), "copy.js") || !strings.Contains(string(body), "ok.js") {
+				t.Errorf("listing shows the link or hides ok.js:\n%s", body)
+			}
+		})
 	}
 }

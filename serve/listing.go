@@ -267,6 +267,9 @@ func (h *Handler) listEntry(real string, it *listItem) (listingEntry, bool) {
 		}
 		file = path.Join(real, name)
 	}
+	if fi.Mode().IsRegular() && h.isRecordedKey(fi) {
+		return listingEntry{}, false
+	}
 	if fi.Mode().IsRegular() && !h.cfg.ServeKeys && (keySniffName(name) || keySniffName(path.Base(file))) {
 		if f, _, err := h.openReal(file); err == nil {
 			key := sniffKey(f)

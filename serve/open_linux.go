@@ -250,3 +250,15 @@ func fileIdentity(fi fs.FileInfo) (fileID, bool) {
 		mtimeNs: st.Mtim.Nano(), ctimeNs: st.Ctim.Nano(),
 	}, true
 }
+
+// inode identifies a file whatever its name: a hard link has its target's.
+type inode struct{ dev, ino uint64 }
+
+// inodeOf returns fi's inode, when fi came from a stat call.
+func inodeOf(fi fs.FileInfo) (inode, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return inode{}, false
+	}
+	return inode{dev: uint64(st.Dev), ino: uint64(st.Ino)}, true
+}

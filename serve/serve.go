@@ -117,19 +117,20 @@ type Config struct {
 // Handler serves a Config. Close it to stop live reload and end open event
 // streams, which would otherwise keep a graceful shutdown waiting.
 type Handler struct {
-	cfg       Config
-	root      *os.Root
-	dir       string // absolute path of cfg.Dir, for resolve
-	fast      *fastOpener
-	headers   http.Header
-	proxy     http.Handler
-	live      *liveReload
-	deny      []string        // slash paths relative to Dir, see Config.Deny
-	recorded  map[string]bool // slash paths relative to Dir, see Config.RecordedKeys
-	keys      keyVerdicts     // what the key sniff found, see hiddenKey
-	log       accessLog
-	errorLog  *log.Logger
-	closeOnce sync.Once
+	cfg            Config
+	root           *os.Root
+	dir            string // absolute path of cfg.Dir, for resolve
+	fast           *fastOpener
+	headers        http.Header
+	proxy          http.Handler
+	live           *liveReload
+	deny           []string        // slash paths relative to Dir, see Config.Deny
+	recorded       map[string]bool // slash paths relative to Dir, see Config.RecordedKeys
+	recordedInodes map[inode]bool  // the same files by inode, for hard links
+	keys           keyVerdicts     // what the key sniff found, see hiddenKey
+	log            accessLog
+	errorLog       *log.Logger
+	closeOnce      sync.Once
 }
 
 // New checks cfg and returns a Handler for it. It opens cfg.Dir, which must
@@ -178,6 +179,7 @@ func New(cfg Config) (*Handler, error) {
 			return nil, err
 		}
 		h.recorded = recordedKeys(h.dir, cfg.RecordedKeys)
+		h.recordedInodes = recordedInodes(cfg.RecordedKeys)
 		h.fast = newFastOpener(h.dir)
 	}
 	if cfg.Proxy != nil {
