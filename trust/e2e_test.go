@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/devca/devca/ca"
-	"github.com/devca/devca/internal/systest"
+	"github.com/devca/devca/trust/trusttest"
 )
 
 // The end-to-end test installs a devca root into this machine's real
@@ -42,7 +42,7 @@ var trustOverrideVars = []string{
 
 func e2eEnabled(t *testing.T) {
 	t.Helper()
-	systest.Enabled(t)
+	trusttest.Enabled(t)
 	if os.Geteuid() != 0 {
 		if _, err := exec.LookPath("sudo"); err != nil {
 			e2eMissing(t, "root or sudo (the system store needs it)")
@@ -52,7 +52,7 @@ func e2eEnabled(t *testing.T) {
 
 func e2eMissing(t *testing.T, what string) {
 	t.Helper()
-	systest.Missing(t, what)
+	trusttest.Missing(t, what)
 }
 
 func e2eTool(t *testing.T, name string) string {
@@ -154,7 +154,7 @@ func TestE2ESystemStores(t *testing.T) {
 	if detectDistro(Env{}) == nil || detectDistro(Env{}).name != "Debian/Ubuntu" {
 		e2eMissing(t, "a Debian or Ubuntu system store")
 	}
-	systest.Lock(t)
+	trusttest.Lock(t)
 	ctx := context.Background()
 	base := t.TempDir()
 	home := filepath.Join(base, "home")

@@ -17,7 +17,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/devca/devca/ca"
-	"github.com/devca/devca/internal/systest"
+	"github.com/devca/devca/trust/trusttest"
 )
 
 func TestJavaTrustStoreDecodes(t *testing.T) {
@@ -44,7 +44,7 @@ func TestJavaTrustStoreDecodes(t *testing.T) {
 func TestJavaTrustStoreWithRealJava(t *testing.T) {
 	for _, tool := range []string{"java", "keytool"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			systest.Missing(t, tool)
+			trusttest.Missing(t, tool)
 		}
 	}
 	dir := t.TempDir()
@@ -92,7 +92,7 @@ func TestJavaTrustStoreWithRealJava(t *testing.T) {
 	}
 	// The system trust tests may add roots to the JDK meanwhile; wait for
 	// them before checking that the JDK alone does not trust this root.
-	systest.Lock(t)
+	trusttest.Lock(t)
 	if out, err := run("Client.java", url); err == nil || strings.Contains(out, token) {
 		t.Errorf("java without the trust store connected; the JDK already trusts this root?\n%s", out)
 	}

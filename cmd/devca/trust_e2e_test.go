@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/devca/devca/ca"
-	"github.com/devca/devca/internal/systest"
+	"github.com/devca/devca/trust/trusttest"
 )
 
 // TestTrustE2E runs the real devca command line against this machine's real
@@ -30,14 +30,14 @@ import (
 // test so that the two never change the stores at once.
 func TestTrustE2E(t *testing.T) {
 	t.Parallel()
-	systest.Enabled(t)
+	trusttest.Enabled(t)
 	if os.Geteuid() != 0 {
 		requireTool(t, "sudo")
 	}
 	for _, tool := range []string{"update-ca-certificates", "certutil", "keytool", "java", "curl", "chromium"} {
 		requireTool(t, tool)
 	}
-	systest.Lock(t)
+	trusttest.Lock(t)
 
 	base := t.TempDir()
 	home := filepath.Join(base, "cahome")

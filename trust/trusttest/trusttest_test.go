@@ -1,4 +1,4 @@
-package systest
+package trusttest
 
 import (
 	"os"

@@ -1,8 +1,8 @@
-// Package systest holds helpers for the end-to-end tests that change this
+// Package trusttest holds helpers for the end-to-end tests that change this
 // machine's real trust stores. Those tests live in several packages, and go
 // test runs packages in parallel; [Lock] makes them take turns, so that one
 // test's update-ca-certificates or keytool run never races another's.
-package systest
+package trusttest
 
 import (
 	"os"
