@@ -95,6 +95,7 @@ func rootClient(t *testing.T, home string) (*http.Client, *x509.CertPool) {
 // finalize, download, verify with Go and openssl, revoke, the CRL, and a
 // restart that keeps the account and the certificate.
 func TestACMEEndToEnd(t *testing.T) {
+	t.Parallel()
 	openssl := ""
 	if p, err := exec.LookPath("openssl"); err == nil {
 		openssl = p
@@ -292,6 +293,7 @@ func registeredClient(t *testing.T, ctx context.Context, home string, p *servePr
 // TestACMERefusesOutsideConstraints checks that newOrder names each refused
 // identifier, as the root's name constraints require.
 func TestACMERefusesOutsideConstraints(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	p := startACME(t, home)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -309,6 +311,7 @@ func TestACMERefusesOutsideConstraints(t *testing.T) {
 // TestACMEFailedValidation checks that a challenge nobody answers turns the
 // challenge and the authorization invalid with the reason, within seconds.
 func TestACMEFailedValidation(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	resp := startHTTP01Responder(t)
 	p := startACME(t, home, "--http-port", strconv.Itoa(resp.port))
@@ -385,6 +388,7 @@ func TestACMEBusyAddr(t *testing.T) {
 // TestACMEExternalURL checks that every URL the server hands out derives
 // from --external-url, and that its certificate names that host.
 func TestACMEExternalURL(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	p := startACME(t, home, "--external-url", "https://acme.test:14443/")
 	if p.url != "https://acme.test:14443/directory" {

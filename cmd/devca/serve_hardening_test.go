@@ -202,6 +202,7 @@ func TestServeRefusesProxyLoop(t *testing.T) {
 // relay the test holds open, so a can start before b exists; the relay
 // then forwards to b, whose upstream is a.
 func TestServeProxyLoopBetweenServers(t *testing.T) {
+	t.Parallel()
 	work := t.TempDir()
 	home := filepath.Join(work, "cahome")
 	if out, err := devcaCommand(t, home, work, "init", "--no-trust").CombinedOutput(); err != nil {
@@ -310,6 +311,7 @@ func treeState(t *testing.T, dir string) string {
 // TestServeUnreadableFolder: a folder devca cannot read is refused before
 // a CA or a certificate is made, so the bad input changes nothing.
 func TestServeUnreadableFolder(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		mode os.FileMode
@@ -378,6 +380,7 @@ func runWithin(t *testing.T, cmd *exec.Cmd, d time.Duration) error {
 // starts with a certificate from the CA kept in memory, warns that it was
 // not cached, and writes nothing.
 func TestServeReadOnlyHome(t *testing.T) {
+	t.Parallel()
 	work := t.TempDir()
 	home := filepath.Join(work, "cahome")
 	if out, err := devcaCommand(t, home, work, "init", "--no-trust").CombinedOutput(); err != nil {
@@ -435,6 +438,7 @@ func TestServeReadOnlyHome(t *testing.T) {
 // TestServeLANWithoutAddress: --lan on a machine with no LAN address says
 // so plainly, with what to do, instead of printing an empty list.
 func TestServeLANWithoutAddress(t *testing.T) {
+	t.Parallel()
 	work := t.TempDir()
 	home := filepath.Join(work, "cahome")
 	os.WriteFile(filepath.Join(work, "index.html"), []byte("hi"), 0o644)

@@ -17,6 +17,7 @@ import (
 // once, a page whose precompressed sibling is a FIFO is served, the
 // listing leaves them out, and the server still shuts down cleanly.
 func TestServeSpecialFiles(t *testing.T) {
+	t.Parallel()
 	site := t.TempDir()
 	for name, content := range map[string]string{"page.html": "<p>page</p>", "plain.txt": "plain"} {
 		if err := os.WriteFile(filepath.Join(site, name), []byte(content), 0o644); err != nil {

@@ -249,6 +249,7 @@ func listingSite(t *testing.T) string {
 // to it with curl over HTTP/1.1 and HTTP/2, then shuts it down with
 // SIGTERM.
 func TestServeEndToEnd(t *testing.T) {
+	t.Parallel()
 	curl := requireTool(t, "curl")
 	home := filepath.Join(t.TempDir(), "cahome")
 	site := listingSite(t)
@@ -377,6 +378,7 @@ func chromiumCommand(chromium, userHome string, args ...string) *exec.Cmd {
 // trust store changes and no --ignore-certificate-errors. It saves a
 // screenshot for a person to look at and checks the DOM.
 func TestServeChromium(t *testing.T) {
+	t.Parallel()
 	chromium := requireTool(t, "chromium")
 	certutil := requireTool(t, "certutil")
 	home := filepath.Join(t.TempDir(), "cahome")
@@ -443,6 +445,7 @@ func TestServeChromium(t *testing.T) {
 // TestServeBusyAddr: a busy --addr is an error that names a free port, and
 // nothing else happens (no CA is created).
 func TestServeBusyAddr(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -494,6 +497,7 @@ func TestServeDefaultPortBusy(t *testing.T) {
 // TestServeProxyAndRedirect runs the binary as a TLS proxy in front of a
 // plain-HTTP upstream, with a plain-HTTP redirect listener.
 func TestServeProxyAndRedirect(t *testing.T) {
+	t.Parallel()
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "upstream %s proto=%s", r.URL.Path, r.Header.Get("X-Forwarded-Proto"))
 	}))
@@ -557,6 +561,7 @@ func TestServeProxyAndRedirect(t *testing.T) {
 // TestServeGracefulShutdown: SIGTERM while a request is in flight lets it
 // finish, then exits 0.
 func TestServeGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	arrived := make(chan struct{}, 1)
 	release := make(chan struct{})
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -643,6 +648,7 @@ func TestServeURLs(t *testing.T) {
 // TestServeCertFile serves a certificate the user already has: no CA is
 // created and the served leaf is that one.
 func TestServeCertFile(t *testing.T) {
+	t.Parallel()
 	other := filepath.Join(t.TempDir(), "othercahome")
 	cons, _ := ca.DefaultConstraints(nil)
 	auth, err := ca.Create(other, ca.CreateOptions{Constraints: cons})
@@ -702,6 +708,7 @@ func TestQRLines(t *testing.T) {
 // TestServeNeverServesKeys: a CA home inside the served folder stays
 // private, and serving the CA home itself is refused.
 func TestServeNeverServesKeys(t *testing.T) {
+	t.Parallel()
 	curl := requireTool(t, "curl")
 	site := t.TempDir()
 	os.WriteFile(filepath.Join(site, "index.html"), []byte("<h1>site</h1>"), 0o644)
@@ -733,6 +740,7 @@ func TestServeNeverServesKeys(t *testing.T) {
 // edits the file, and watches the access log for the browser's reload: the
 // injected script and the event stream work in a real browser over HTTPS.
 func TestServeChromiumLiveReload(t *testing.T) {
+	t.Parallel()
 	chromium := requireTool(t, "chromium")
 	certutil := requireTool(t, "certutil")
 	home := filepath.Join(t.TempDir(), "cahome")
@@ -802,6 +810,7 @@ func TestServeChromiumLiveReload(t *testing.T) {
 // SSL_CERT_FILE, which Go reads on Linux) holds the root, serve says so and
 // gives no hint.
 func TestServeReportsTrustedRoot(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("SSL_CERT_FILE replaces the system roots only on Linux and BSDs")
 	}
@@ -827,6 +836,7 @@ func TestServeReportsTrustedRoot(t *testing.T) {
 // TestServeWarningsFormat: problems met while serving (here an upstream
 // that is down) reach stderr as devca warnings; the client gets the 502 page.
 func TestServeWarningsFormat(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
