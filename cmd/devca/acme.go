@@ -22,7 +22,11 @@ import (
 
 	"github.com/devca/devca/ca"
 	"github.com/devca/devca/ca/acme/caissuer"
+	"github.com/devca/devca/ca/acme/nonce"
+	"github.com/devca/devca/ca/acme/nonce/pgnonce"
+	"github.com/devca/devca/ca/acme/store"
 	"github.com/devca/devca/ca/acme/store/boltstore"
+	"github.com/devca/devca/ca/acme/store/pgstore"
 	"github.com/devca/devca/ca/acme/va"
 	"github.com/devca/devca/ca/acme/wfe"
 	"github.com/devca/devca/ca/acme/wire"
@@ -64,7 +68,7 @@ func newACMECommand(e *env) *cli.Command {
 			&cli.IntFlag{Name: "tls-port", Usage: "validate tls-alpn-01 challenges on `PORT` of each name", Value: 443},
 			&cli.StringFlag{Name: "dns-server", Usage: "look names up (and dns-01 TXT records) at `HOST[:PORT]` instead of the system resolver"},
 			&cli.StringFlag{Name: "lifetime", Usage: "certificate lifetime of the default profile, as `DURATION` (7d, 36h); the shortlived profile issues for at most 1d", Value: "7d"},
-			&cli.StringFlag{Name: "db", Usage: "keep the server's state in `FILE` (default acme.db in the CA home)"},
+			&cli.StringFlag{Name: "db", Usage: "keep the server's state in `FILE` (default acme.db in the CA home), or in PostgreSQL at a postgres:// URL, which several servers can share"},
 		},
 		Action: func(c *cli.Context) error { return runACME(c, e) },
 	}
@@ -210,13 +214,9 @@ func runACME(c *cli.Context, e *env) (err error) {
 	}
 	srv.TLSConfig = serve.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil })
 
-	dbPath := o.db
-	if dbPath == "" {
-		dbPath = filepath.Join(auth.Dir, acmeDBFile)
-	}
-	st, err := boltstore.Open(dbPath)
+	st, nonces, dbPath, err := openACMEStore(c.Context, o.db, auth.Dir)
 	if err != nil {
-		return withHints(err, "stop the other 'devca acme' using it, or pass another --db FILE")
+		return err
 	}
 	defer func() {
 		// Every answer was committed already; a failing close is still said.
@@ -230,7 +230,7 @@ func runACME(c *cli.Context, e *env) (err error) {
 		return err
 	}
 	front, err := wfe.New(wfe.Config{
-		BaseURL: base, Store: st, Issuer: caissuer.New(auth),
+		BaseURL: base, Store: st, Nonces: nonces, Issuer: caissuer.New(auth),
 		Validator: validator,
 		Profiles:  o.profiles(),
 		Log:       slog.New(slog.NewTextHandler(e.warningWriter(), &slog.HandlerOptions{ReplaceAttr: dropTime})),
@@ -262,6 +262,35 @@ func runACME(c *cli.Context, e *env) (err error) {
 		return fmt.Errorf("serving ACME: %w", err)
 	}
 	return nil
+}
+
+// openACMEStore opens the state named by --db: a bbolt file, by default in
+// the CA home, or a PostgreSQL database, where the nonces live too so that
+// several servers on it act as one. It returns where the state is, for
+// messages (without a password).
+func openACMEStore(ctx context.Context, db, home string) (store.Store, nonce.Source, string, error) {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		st, err := pgstore.Open(ctx, db)
+		var tooNew *pgstore.SchemaTooNewError
+		if errors.As(err, &tooNew) {
+			return nil, nil, "", withHints(err, "run the devca that migrated it (or a newer one), or pass --db a database of its own")
+		}
+		if err != nil {
+			return nil, nil, "", withHints(err, "check the --db URL and that PostgreSQL is up")
+		}
+		return st, pgnonce.New(st.Pool(), pgnonce.Config{}), pgstore.Redact(db), nil
+	}
+	if db == "" {
+		db = filepath.Join(home, acmeDBFile)
+	}
+	st, err := boltstore.Open(db)
+	if err != nil {
+		return nil, nil, "", withHints(err, "stop the other 'devca acme' using it, or pass another --db FILE")
+	}
+	// nil nonces: the front end keeps them in memory.
+	return st, nil, db, nil
 }
 
 // dropTime leaves the time out of log lines: they are warnings on a

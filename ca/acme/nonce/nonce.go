@@ -1,12 +1,15 @@
 // Package nonce issues the anti-replay nonces of ACME (RFC 8555 §6.5): each is random,
 // accepted once, and forgotten after use or when too many newer ones are outstanding.
 //
-// Nonces live in memory only. After a restart every old nonce is unknown, the client gets
-// badNonce with a fresh one in Replay-Nonce, and retries: RFC 8555 §6.5 makes clients do
-// that, so nothing needs to survive.
+// The front end takes them from a [Source]. [Service] keeps them in memory: after a
+// restart every old nonce is unknown, the client gets badNonce with a fresh one in
+// Replay-Nonce, and retries, as RFC 8555 §6.5 makes clients do, so nothing needs to
+// survive. Several servers behind one address share a Source in their database instead
+// (package pgnonce), so that a nonce one of them issued is accepted by another.
 package nonce
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -17,7 +20,27 @@ import (
 // than a development server's clients hold at once, and only a few MiB at most.
 const DefaultCapacity = 1 << 16
 
-// Service issues and redeems nonces. It is safe for concurrent use.
+// Source issues and redeems nonces. Implementations are safe for concurrent use.
+type Source interface {
+	// Next returns a fresh nonce.
+	Next(ctx context.Context) (string, error)
+	// Redeem reports whether nonce was issued and not yet redeemed, and makes it
+	// unusable, so that of several concurrent calls with one nonce at most one gets true.
+	// An error means the source could not tell.
+	Redeem(ctx context.Context, nonce string) (bool, error)
+}
+
+// Random returns a fresh nonce from rand: 128 random bits, base64url-encoded as
+// RFC 8555 §6.5.1 asks.
+func Random(rand io.Reader) (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(rand, b[:]); err != nil {
+		return "", fmt.Errorf("reading random nonce: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// Service is a [Source] in memory, for one server. It is safe for concurrent use.
 type Service struct {
 	rand io.Reader
 
@@ -36,13 +59,14 @@ func New(capacity int, rand io.Reader) *Service {
 	return &Service{rand: rand, valid: make(map[string]struct{}, capacity), ring: make([]string, capacity)}
 }
 
-// Next returns a fresh nonce: 128 random bits, base64url-encoded as RFC 8555 §6.5.1 asks.
-func (s *Service) Next() (string, error) {
-	var b [16]byte
-	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
-		return "", fmt.Errorf("reading random nonce: %w", err)
+var _ Source = (*Service)(nil)
+
+// Next implements [Source] with [Random].
+func (s *Service) Next(context.Context) (string, error) {
+	n, err := Random(s.rand)
+	if err != nil {
+		return "", err
 	}
-	n := base64.RawURLEncoding.EncodeToString(b[:])
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old := s.ring[s.next]; old != "" {
@@ -54,13 +78,13 @@ func (s *Service) Next() (string, error) {
 	return n, nil
 }
 
-// Redeem reports whether n was issued and not yet redeemed, and makes it unusable.
-func (s *Service) Redeem(n string) bool {
+// Redeem implements [Source]; it never fails.
+func (s *Service) Redeem(_ context.Context, n string) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.valid[n]; !ok {
-		return false
+		return false, nil
 	}
 	delete(s.valid, n)
-	return true
+	return true, nil
 }

@@ -1,6 +1,7 @@
 package nonce
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -8,10 +9,20 @@ import (
 	"testing"
 )
 
+// redeem is Redeem for a Service, which never fails.
+func redeem(s *Service, n string) bool {
+	ok, _ := s.Redeem(context.Background(), n)
+	return ok
+}
+
+func next(s *Service) string {
+	n, _ := s.Next(context.Background())
+	return n
+}
+
 func TestRedeem(t *testing.T) {
 	s := New(3, rand.Reader)
-	a, _ := s.Next()
-	b, _ := s.Next()
+	a, b := next(s), next(s)
 	for i, tc := range []struct {
 		nonce string
 		want  bool
@@ -22,7 +33,7 @@ func TestRedeem(t *testing.T) {
 		{"unknown", false},
 		{b, true},
 	} {
-		if got := s.Redeem(tc.nonce); got != tc.want {
+		if got := redeem(s, tc.nonce); got != tc.want {
 			t.Errorf("Test %d: Redeem(%q) = %v, want %v", i, tc.nonce, got, tc.want)
 		}
 	}
@@ -34,13 +45,11 @@ func TestRedeem(t *testing.T) {
 
 func TestCapacityForgetsOldest(t *testing.T) {
 	s := New(2, rand.Reader)
-	first, _ := s.Next()
-	second, _ := s.Next()
-	third, _ := s.Next()
-	if s.Redeem(first) {
+	first, second, third := next(s), next(s), next(s)
+	if redeem(s, first) {
 		t.Error("the oldest nonce survived past capacity")
 	}
-	if !s.Redeem(second) || !s.Redeem(third) {
+	if !redeem(s, second) || !redeem(s, third) {
 		t.Error("a recent nonce was forgotten")
 	}
 	if len(s.valid) != 0 {
@@ -53,7 +62,7 @@ type failReader struct{}
 func (failReader) Read([]byte) (int, error) { return 0, errors.New("no entropy") }
 
 func TestNextRandFailure(t *testing.T) {
-	if _, err := New(1, failReader{}).Next(); err == nil {
+	if _, err := New(1, failReader{}).Next(context.Background()); err == nil {
 		t.Fatal("Next succeeded without randomness")
 	}
 }
@@ -64,8 +73,8 @@ func TestConcurrent(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for range 100 {
-				n, err := s.Next()
-				if err != nil || !s.Redeem(n) {
+				n, err := s.Next(context.Background())
+				if err != nil || !redeem(s, n) {
 					t.Error("concurrent nonce failed")
 					return
 				}

@@ -116,7 +116,11 @@ func (w *WFE) verify(hr *http.Request, kind keyKind) (*request, error) {
 	if msg.Nonce == "" {
 		return nil, wire.BadNonceProblem("JWS has no nonce")
 	}
-	if !w.nonces.Redeem(msg.Nonce) {
+	fresh, err := w.nonces.Redeem(hr.Context(), msg.Nonce)
+	if err != nil {
+		return nil, fmt.Errorf("redeeming nonce: %w", err)
+	}
+	if !fresh {
 		return nil, wire.BadNonceProblem("JWS nonce %q is unknown or was already used; retry with the one in Replay-Nonce", msg.Nonce)
 	}
 	switch {
@@ -183,7 +187,7 @@ func (w *WFE) notFound(rw http.ResponseWriter, hr *http.Request) {
 // commonHeaders sets what every response carries: a fresh nonce (RFC 8555 §6.5, on
 // errors too, so that a client can retry a badNonce) and the directory link (§7.1).
 func (w *WFE) commonHeaders(rw http.ResponseWriter) {
-	if n, err := w.nonces.Next(); err == nil {
+	if n, err := w.nonces.Next(w.ctx); err == nil {
 		rw.Header().Set("Replay-Nonce", n)
 	} else {
 		w.cfg.Log.Error("making nonce", "err", err)

@@ -132,6 +132,11 @@ type Config struct {
 	// MaxBodyBytes bounds request bodies; default 64 KiB.
 	MaxBodyBytes int64
 
+	// Nonces issues and redeems the anti-replay nonces; default an in-memory
+	// [nonce.Service]. Servers that share a store share a Source too (package pgnonce),
+	// so that a nonce from one is accepted by another.
+	Nonces nonce.Source
+
 	// Now and Rand are the clock and randomness; default time.Now and crypto/rand.
 	Now  func() time.Time
 	Rand io.Reader
@@ -169,7 +174,7 @@ func DefaultProfiles() map[string]Profile {
 type WFE struct {
 	cfg    Config
 	base   string
-	nonces *nonce.Service
+	nonces nonce.Source
 	mux    *http.ServeMux
 
 	ctx    context.Context // cancelled by Close, stops validations
@@ -217,10 +222,13 @@ func New(cfg Config) (*WFE, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Nonces == nil {
+		cfg.Nonces = nonce.New(0, cfg.Rand)
+	}
 	w := &WFE{
 		cfg:      cfg,
 		base:     strings.TrimSuffix(cfg.BaseURL, "/"),
-		nonces:   nonce.New(0, cfg.Rand),
+		nonces:   cfg.Nonces,
 		inflight: map[string]bool{},
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
