@@ -46,11 +46,6 @@ EOF
 
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
-usage_die() {
-	printf '%s: error: %s\n' "$prog" "$1" >&2
-	printf '%s: hint: %s\n' "$prog" "run '$0 --help' for usage" >&2
-	exit 2
-}
 skip() {
 	say "skipped: $*"
 	exit 0

@@ -8,6 +8,12 @@ die() {
 	[ $# -lt 2 ] || printf '%s: hint: %s\n' "$prog" "$2" >&2
 	exit 1
 }
+# usage_die MESSAGE: a bad command line; exits 2.
+usage_die() {
+	printf '%s: error: %s\n' "$prog" "$1" >&2
+	printf '%s: hint: %s\n' "$prog" "run '$0 --help' for usage" >&2
+	exit 2
+}
 
 # bench_workdir NAME: makes the temporary folder $work, removed on exit
 # after every process listed in $pids is stopped.
