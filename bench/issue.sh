@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # bench/issue.sh times `devca issue localhost` against Debian's mkcert (RSA and
 # ECDSA), minica and "the floor" (bench/floor: read a P-256 root, sign one
 # leaf, write two files), and checks the goals of issue #2:
