@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -219,6 +220,9 @@ func (w *WFE) ownOrder(ctx context.Context, r *request) (*store.Order, error) {
 // state of its authorizations (RFC 8555 §7.1.6). The new status is stored before it is
 // returned.
 func (w *WFE) refreshOrder(ctx context.Context, o *store.Order) (*store.Order, error) {
+	if o.Status == wire.StatusProcessing && !w.cfg.Now().Before(o.ProcessingSince.Add(w.cfg.IssuanceTimeout)) {
+		return w.resumeIssuance(ctx, o)
+	}
 	for range 5 {
 		status, problem, err := w.orderStatus(ctx, o)
 		if err != nil {
@@ -295,20 +299,47 @@ func (w *WFE) finalize(ctx context.Context, r *request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
-	dnsNames, ips, err := checkCSRNames(csr, o.Identifiers)
-	if err != nil {
+	if _, _, err := checkCSRNames(csr, o.Identifiers); err != nil {
 		return nil, err
 	}
-	o.Status = wire.StatusProcessing
+	// The order is claimed, with the CSR, before anything is signed: a crash from here
+	// on leaves it processing with what a later attempt needs (resumeIssuance).
+	o.Status, o.CSR, o.ProcessingSince = wire.StatusProcessing, csr.Raw, w.cfg.Now()
 	if err := w.cfg.Store.UpdateOrder(ctx, o); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, wire.OrderNotReadyProblem("the order is being finalized by another request")
 		}
 		return nil, fmt.Errorf("marking order processing: %w", err)
 	}
-	nb, na := w.validity(o)
-	chain, err := w.cfg.Issuer.Issue(ctx, IssueRequest{CSR: csr, DNSNames: dnsNames, IPAddresses: ips,
-		NotBefore: nb, NotAfter: na, Profile: o.Profile, CRLURL: w.url(pathCRL)})
+	if o, err = w.issue(ctx, o); err != nil {
+		return nil, err
+	}
+	if o.Status == wire.StatusInvalid && o.Error != nil {
+		return nil, o.Error
+	}
+	return w.orderResponse(o, http.StatusOK), nil
+}
+
+// issue has the Issuer sign the CSR of an order this request has claimed (stored as
+// processing at o.Version), and stores the outcome: the certificate and the valid order
+// in one transaction, or the order invalid with the problem. Both outlive the request, so
+// a client that hangs up does not leave the order processing. When another attempt
+// claimed the order meanwhile, nothing is stored and the order is returned as it is now:
+// an order gets one certificate at most.
+func (w *WFE) issue(ctx context.Context, o *store.Order) (*store.Order, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.IssuanceTimeout)
+	defer cancel()
+	var chain [][]byte
+	csr, err := x509.ParseCertificateRequest(o.CSR)
+	if err == nil {
+		var dnsNames []string
+		var ips []net.IP
+		if dnsNames, ips, err = checkCSRNames(csr, o.Identifiers); err == nil {
+			nb, na := w.validity(o)
+			chain, err = w.cfg.Issuer.Issue(ctx, IssueRequest{CSR: csr, DNSNames: dnsNames, IPAddresses: ips,
+				NotBefore: nb, NotAfter: na, Profile: o.Profile, CRLURL: w.url(pathCRL)})
+		}
+	}
 	var leaf *x509.Certificate
 	if err == nil {
 		leaf, err = parseChain(chain)
@@ -319,19 +350,53 @@ func (w *WFE) finalize(ctx context.Context, r *request) (*response, error) {
 			w.cfg.Log.Error("issuing certificate", "order", o.ID, "err", err)
 			p = wire.ServerInternalProblem("the CA failed to sign the certificate; the server log says why")
 		}
-		o.Status, o.Error = wire.StatusInvalid, p
-		if err := w.cfg.Store.UpdateOrder(ctx, o); err != nil {
-			return nil, fmt.Errorf("marking order invalid: %w", err)
-		}
-		return nil, p
+		o.Status, o.Error, o.ProcessingSince = wire.StatusInvalid, p, time.Time{}
+		err = w.cfg.Store.UpdateOrder(ctx, o)
+	} else {
+		c := &store.Certificate{Serial: serialHex(leaf), AccountID: o.AccountID, OrderID: o.ID, Chain: chain,
+			NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter}
+		o.Status, o.CertificateSerial, o.ProcessingSince = wire.StatusValid, c.Serial, time.Time{}
+		err = w.cfg.Store.CreateCertificate(ctx, c, o)
 	}
-	c := &store.Certificate{Serial: serialHex(leaf), AccountID: o.AccountID, OrderID: o.ID, Chain: chain,
-		NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter}
-	o.Status, o.CertificateSerial = wire.StatusValid, c.Serial
-	if err := w.cfg.Store.CreateCertificate(ctx, c, o); err != nil {
-		return nil, fmt.Errorf("storing certificate: %w", err)
+	if errors.Is(err, store.ErrConflict) {
+		return w.storedOrder(ctx, o.ID)
 	}
-	return w.orderResponse(o, http.StatusOK), nil
+	if err != nil {
+		return nil, fmt.Errorf("storing the outcome of issuance: %w", err)
+	}
+	return o, nil
+}
+
+// resumeIssuance takes over an order left processing for longer than an issuance may
+// take, by a server that stopped or crashed before it stored the outcome: it claims the
+// order again and signs its stored CSR, so that the client polling it sees it valid.
+func (w *WFE) resumeIssuance(ctx context.Context, o *store.Order) (*store.Order, error) {
+	w.cfg.Log.Warn("resuming an interrupted issuance", "order", o.ID, "since", o.ProcessingSince)
+	o.ProcessingSince = w.cfg.Now()
+	if len(o.CSR) == 0 {
+		// Only from a store written before the CSR was kept.
+		o.Status, o.Error = wire.StatusInvalid, wire.ServerInternalProblem("the issuance was interrupted; create a new order")
+		o.ProcessingSince = time.Time{}
+	}
+	err := w.cfg.Store.UpdateOrder(ctx, o)
+	if errors.Is(err, store.ErrConflict) {
+		return w.storedOrder(ctx, o.ID) // another request took it over
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claiming interrupted order: %w", err)
+	}
+	if o.Status != wire.StatusProcessing {
+		return o, nil
+	}
+	return w.issue(ctx, o)
+}
+
+func (w *WFE) storedOrder(ctx context.Context, id string) (*store.Order, error) {
+	o, err := w.cfg.Store.Order(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("reading order: %w", err)
+	}
+	return o, nil
 }
 
 // validity returns the certificate's validity: what the order asked for, or the profile's

@@ -15,9 +15,16 @@
 // # Durability
 //
 // Each change a response reports is committed to the store before the response is
-// written. Challenge validation runs in the background; a validation that was under way
-// when the server stopped starts again the next time a client looks at it, so no object
-// stays "processing" for ever.
+// written, so a server killed at any moment loses nothing a client was told. Challenge
+// validation runs in the background; a validation that was under way when the server
+// stopped starts again the next time a client looks at it. Finalize stores the order as
+// processing together with its CSR before the Issuer signs, and stores the certificate in
+// the same transaction that makes the order valid; an order found processing for longer
+// than [Config.IssuanceTimeout] (its server died in between) is claimed again and its
+// CSR signed by the request that reads it. Claims go through the store's optimistic
+// concurrency, so an order never records two certificates; a certificate the Issuer
+// signed just before a crash, and that no client received, stays unrecorded here (the
+// CA's own record lists it). No object stays "processing" for ever.
 package wfe
 
 import (
@@ -129,6 +136,10 @@ type Config struct {
 	OrderLifetime time.Duration
 	// ValidationTimeout bounds one challenge validation; default 30s.
 	ValidationTimeout time.Duration
+	// IssuanceTimeout bounds one issuance (the Issuer's signature and storing it); an
+	// order still processing that long after finalize began is taken over by the next
+	// request that reads it, as after a crash; default 10s.
+	IssuanceTimeout time.Duration
 	// MaxBodyBytes bounds request bodies; default 64 KiB.
 	MaxBodyBytes int64
 
@@ -146,6 +157,7 @@ const (
 	ShortLivedProfileName    = "shortlived"
 	defaultOrderLifetime     = 24 * time.Hour
 	defaultValidationTimeout = 30 * time.Second
+	defaultIssuanceTimeout   = 10 * time.Second
 	defaultMaxBodyBytes      = 64 << 10
 	// maxIdentifiers bounds an order, as Let's Encrypt does.
 	maxIdentifiers = 100
@@ -204,6 +216,9 @@ func New(cfg Config) (*WFE, error) {
 	}
 	if cfg.ValidationTimeout <= 0 {
 		cfg.ValidationTimeout = defaultValidationTimeout
+	}
+	if cfg.IssuanceTimeout <= 0 {
+		cfg.IssuanceTimeout = defaultIssuanceTimeout
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = defaultMaxBodyBytes
