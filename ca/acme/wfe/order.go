@@ -58,7 +58,8 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-// newOrder creates an order and its authorizations (RFC 8555 §7.4).
+// newOrder creates an order and its authorizations (RFC 8555 §7.4), reusing the
+// account's valid ones for the same identifiers.
 func (w *WFE) newOrder(ctx context.Context, r *request) (*response, error) {
 	var req wire.OrderRequest
 	if err := r.decode(&req); err != nil {
@@ -95,18 +96,59 @@ func (w *WFE) newOrder(ctx context.Context, r *request) (*response, error) {
 		return nil, err
 	}
 	var authzs []*store.Authorization
+	reused := 0
 	for _, id := range ids {
-		az, err := w.newAuthorization(id, r.account.ID, o.Expires)
+		az, err := w.reusableAuthorization(ctx, r.account.ID, id, now)
 		if err != nil {
+			return nil, err
+		}
+		if az != nil {
+			// The order lives no longer than its authorizations.
+			reused++
+			o.Expires = minTime(o.Expires, az.Expires)
+			o.AuthorizationIDs = append(o.AuthorizationIDs, az.ID)
+			continue
+		}
+		if az, err = w.newAuthorization(id, r.account.ID, o.Expires); err != nil {
 			return nil, err
 		}
 		authzs = append(authzs, az)
 		o.AuthorizationIDs = append(o.AuthorizationIDs, az.ID)
 	}
+	if reused == len(ids) {
+		o.Status = wire.StatusReady
+	}
 	if err := w.cfg.Store.CreateOrder(ctx, o, authzs); err != nil {
 		return nil, fmt.Errorf("creating order: %w", err)
 	}
 	return w.orderResponse(o, http.StatusCreated), nil
+}
+
+// reusableAuthorization returns a valid authorization of the account for identifier id
+// (RFC 8555 §7.1.4: a server may reuse them across orders) that stays valid for at least
+// half an order's lifetime, or nil. Only an authorization for the same name, wildcard or
+// not as id is, is reused, so that the order's authorizations answer its identifiers one
+// for one; of several, the one that expires last.
+func (w *WFE) reusableAuthorization(ctx context.Context, accountID string, id wire.Identifier, now time.Time) (*store.Authorization, error) {
+	base, wildcard := strings.CutPrefix(id.Value, "*.")
+	azs, err := w.cfg.Store.ValidAuthorizations(ctx, accountID, wire.Identifier{Type: id.Type, Value: base}, now.Add(w.cfg.OrderLifetime/2))
+	if err != nil {
+		return nil, fmt.Errorf("looking for reusable authorizations: %w", err)
+	}
+	var best *store.Authorization
+	for _, az := range azs {
+		if az.Wildcard == wildcard && (best == nil || az.Expires.After(best.Expires)) {
+			best = az
+		}
+	}
+	return best, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 func (w *WFE) newAuthorization(id wire.Identifier, accountID string, expires time.Time) (*store.Authorization, error) {

@@ -12,6 +12,26 @@
 //	/account/{id}  /account/{id}/orders  /order/{id}  /order/{id}/finalize
 //	/authz/{id}  /chall/{authz}/{chall}  /cert/{serial}  /renewal-info/{id}  /crl
 //
+// # One certificate chain
+//
+// A certificate is served as one chain, the leaf and then the certificate the Issuer
+// returns after it (devca's root: it signs leaves itself, with no intermediate), and no
+// Link rel="alternate" (RFC 8555 §7.4.2). Alternate chains let a client choose between
+// trust anchors or cross-signs; here there is one anchor and one path to it. The only
+// other chain would be the leaf alone, which a client gets by dropping the last
+// certificate, and which selectors such as certbot's --preferred-chain could not tell
+// apart, as both end at the same issuer.
+//
+// # Orders and authorizations
+//
+// A new order reuses the account's valid authorizations for the same identifiers (the
+// same name, wildcard or not) that stay valid for at least half [Config.OrderLifetime];
+// the order then expires with them, and is ready at once when all are reused. An
+// account's orders list comes in pages of at most 100, linked with rel="next". A
+// certificate may be revoked by the account that ordered it, by any account holding
+// valid authorizations for all its names (a wildcard name needs a wildcard
+// authorization), or with the certificate's key.
+//
 // # Durability
 //
 // Each change a response reports is committed to the store before the response is
@@ -190,6 +210,8 @@ type WFE struct {
 
 	mu       sync.Mutex
 	inflight map[string]bool // authorization ID "/" challenge ID under validation
+
+	ordersPerPage int // ordersPerPage, smaller in tests
 }
 
 // New checks cfg and returns the front end.
@@ -237,6 +259,8 @@ func New(cfg Config) (*WFE, error) {
 		base:     strings.TrimSuffix(cfg.BaseURL, "/"),
 		nonces:   nonce.New(0, cfg.Rand),
 		inflight: map[string]bool{},
+
+		ordersPerPage: ordersPerPage,
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.routes()
