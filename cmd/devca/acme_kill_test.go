@@ -43,7 +43,7 @@ func TestACMEKillAnywhere(t *testing.T) {
 	rng := mrand.New(mrand.NewPCG(testSeed(t), 2))
 	home := t.TempDir()
 	resp := startHTTP01Responder(t)
-	addr := freeLoopbackAddr(t)
+	addr := freeLoopbackAddr(t, rng)
 	start := func() *serveProcess {
 		t.Helper()
 		cmd := devcaCommand(t, home, home, "acme", "--addr", addr, "--http-port", strconv.Itoa(resp.port))
@@ -157,16 +157,22 @@ func TestACMEKillAnywhere(t *testing.T) {
 	}
 }
 
-// freeLoopbackAddr returns 127.0.0.1 with a port free a moment ago, so that
-// a restarted server keeps the URLs its clients hold.
-func freeLoopbackAddr(t *testing.T) string {
+// freeLoopbackAddr returns 127.0.0.1 with a port that was free a moment ago,
+// so that a restarted server keeps the URLs its clients hold. The port is
+// below Linux's ephemeral range (32768 up), where other tests' ":0"
+// listeners and outgoing connections could take it between a kill and the
+// restart.
+func freeLoopbackAddr(t *testing.T, rng *mrand.Rand) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 100 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(20000+rng.IntN(12000)))
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	t.Fatal("no free port from 20000 to 31999 on 127.0.0.1")
+	return ""
 }
 
 // killClient orders certificates one after another until told to stop, then

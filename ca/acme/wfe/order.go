@@ -365,11 +365,13 @@ func (w *WFE) finalize(ctx context.Context, r *request) (*response, error) {
 // issue has the Issuer sign the CSR of an order this request has claimed (stored as
 // processing at o.Version), and stores the outcome: the certificate and the valid order
 // in one transaction, or the order invalid with the problem. Both outlive the request, so
-// a client that hangs up does not leave the order processing. When another attempt
+// a client that hangs up does not leave the order processing; the Issuer gets
+// IssuanceTimeout. When another attempt
 // claimed the order meanwhile, nothing is stored and the order is returned as it is now:
 // an order gets one certificate at most.
 func (w *WFE) issue(ctx context.Context, o *store.Order) (*store.Order, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.IssuanceTimeout)
+	ctx = context.WithoutCancel(ctx)
+	ictx, cancel := context.WithTimeout(ctx, w.cfg.IssuanceTimeout)
 	defer cancel()
 	var chain [][]byte
 	csr, err := x509.ParseCertificateRequest(o.CSR)
@@ -378,7 +380,7 @@ func (w *WFE) issue(ctx context.Context, o *store.Order) (*store.Order, error) {
 		var ips []net.IP
 		if dnsNames, ips, err = checkCSRNames(csr, o.Identifiers); err == nil {
 			nb, na := w.validity(o)
-			chain, err = w.cfg.Issuer.Issue(ctx, IssueRequest{CSR: csr, DNSNames: dnsNames, IPAddresses: ips,
+			chain, err = w.cfg.Issuer.Issue(ictx, IssueRequest{CSR: csr, DNSNames: dnsNames, IPAddresses: ips,
 				NotBefore: nb, NotAfter: na, Profile: o.Profile, CRLURL: w.url(pathCRL)})
 		}
 	}
