@@ -59,6 +59,11 @@ type Store interface {
 	// UpdateAuthorization replaces an authorization and its challenges at once, so that
 	// a failed challenge and its invalid authorization are never seen apart.
 	UpdateAuthorization(ctx context.Context, a *Authorization) error
+	// ValidAuthorizations returns the account's authorizations for identifier (the value
+	// without "*.", wildcard authorizations included) whose stored Status is valid and
+	// whose Expires is after the given time, in any order. New orders reuse them, and
+	// they let the account revoke certificates for those names (RFC 8555 §7.6).
+	ValidAuthorizations(ctx context.Context, accountID string, identifier wire.Identifier, after time.Time) ([]*Authorization, error)
 
 	// CreateCertificate adds an issued certificate and, in the same transaction, updates
 	// the order it finalizes (usually to valid with CertificateSerial set) and marks the
@@ -104,6 +109,12 @@ type Order struct {
 	Error             *wire.Problem
 	CertificateSerial string
 	CreatedAt         time.Time
+	// CSR is the DER certificate request of finalize, stored with the processing status
+	// so that an issuance cut short by a crash can be run again from it.
+	CSR []byte
+	// ProcessingSince is when the current issuance attempt began; zero unless Status is
+	// processing.
+	ProcessingSince time.Time
 }
 
 // Authorization is an ACME authorization (RFC 8555 §7.1.4) with its challenges.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/mail"
 	"slices"
+	"strconv"
 	"strings"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -200,20 +201,41 @@ func conflictOr(err error, doing string) error {
 	return fmt.Errorf("%s: %w", doing, err)
 }
 
-// accountOrders lists the URLs of the account's orders (RFC 8555 §7.1.2.1).
+// ordersPerPage bounds a page of an account's orders list.
+const ordersPerPage = 100
+
+// accountOrders lists the URLs of the account's orders (RFC 8555 §7.1.2.1), oldest
+// first, a page at a time: when more follow, a Link header with rel="next" names the next
+// page, whose URL carries the position in its cursor query parameter.
 func (w *WFE) accountOrders(ctx context.Context, r *request) (*response, error) {
 	if err := w.ownAccount(r); err != nil {
 		return nil, err
+	}
+	if !r.postAsGet() {
+		return nil, wire.MalformedProblem("the orders list is read with POST-as-GET (an empty payload)")
+	}
+	start := 0
+	if q := r.http.URL.Query(); q.Has("cursor") {
+		n, err := strconv.Atoi(q.Get("cursor"))
+		if err != nil || n < 0 {
+			return nil, wire.MalformedProblem("cursor %q is not a position in the list", q.Get("cursor"))
+		}
+		start = n
 	}
 	ids, err := w.cfg.Store.OrderIDs(ctx, r.account.ID)
 	if err != nil {
 		return nil, err
 	}
+	end := min(start+w.ordersPerPage, len(ids))
 	list := wire.OrdersList{Orders: []string{}}
-	for _, id := range ids {
+	for _, id := range ids[min(start, end):end] {
 		list.Orders = append(list.Orders, w.orderURL(id))
 	}
-	return &response{body: list}, nil
+	resp := &response{body: list}
+	if end < len(ids) {
+		resp.links = append(resp.links, link(w.url(pathAccount, r.account.ID, "orders")+"?cursor="+strconv.Itoa(end), "next"))
+	}
+	return resp, nil
 }
 
 // keyChange rolls the account over to a new key (RFC 8555 §7.3.5): the outer JWS is

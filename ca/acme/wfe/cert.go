@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -55,8 +56,9 @@ func (w *WFE) storedCertificate(ctx context.Context, serial string) (*store.Cert
 // affiliationChanged, superseded, cessationOfOperation. The others concern CAs or holds.
 var revocationReasons = []int{0, 1, 3, 4, 5}
 
-// revoke revokes a certificate for the account that ordered it or for whoever signs with
-// the certificate's key (RFC 8555 §7.6).
+// revoke revokes a certificate for the account that ordered it, for an account that holds
+// valid authorizations for all its names, or for whoever signs with the certificate's key
+// (RFC 8555 §7.6).
 func (w *WFE) revoke(ctx context.Context, r *request) (*response, error) {
 	var req wire.RevocationRequest
 	if err := r.decode(&req); err != nil {
@@ -79,7 +81,9 @@ func (w *WFE) revoke(ctx context.Context, r *request) (*response, error) {
 	}
 	if r.account != nil {
 		if r.account.ID != c.AccountID {
-			return nil, wire.UnauthorizedProblem("the certificate was ordered by another account; revoke it with its key")
+			if err := w.holdsAuthorizations(ctx, r.account.ID, cert); err != nil {
+				return nil, err
+			}
 		}
 	} else {
 		certKey, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
@@ -102,6 +106,36 @@ func (w *WFE) revoke(ctx context.Context, r *request) (*response, error) {
 		return nil, conflictOr(err, "revoking certificate")
 	}
 	return &response{}, nil
+}
+
+// holdsAuthorizations checks that the account has a valid, unexpired authorization for
+// every name of cert: for a DNS name one for that name (wildcard or not: both proved
+// control of it), for "*." a wildcard one, for an IP address one for that address.
+func (w *WFE) holdsAuthorizations(ctx context.Context, accountID string, cert *x509.Certificate) error {
+	var ids []wire.Identifier
+	for _, n := range cert.DNSNames {
+		ids = append(ids, wire.Identifier{Type: wire.IdentifierDNS, Value: n})
+	}
+	for _, ip := range cert.IPAddresses {
+		if a, ok := netip.AddrFromSlice(ip); ok {
+			ids = append(ids, wire.Identifier{Type: wire.IdentifierIP, Value: a.Unmap().String()})
+		}
+	}
+	if len(ids) == 0 {
+		return wire.UnauthorizedProblem("the certificate was ordered by another account and names nothing this account could hold authorizations for")
+	}
+	for _, id := range ids {
+		base, wildcard := strings.CutPrefix(id.Value, "*.")
+		azs, err := w.cfg.Store.ValidAuthorizations(ctx, accountID, wire.Identifier{Type: id.Type, Value: base}, w.cfg.Now())
+		if err != nil {
+			return fmt.Errorf("looking up authorizations for revocation: %w", err)
+		}
+		if !slices.ContainsFunc(azs, func(az *store.Authorization) bool { return az.Wildcard || !wildcard }) {
+			return wire.UnauthorizedProblem("the certificate was ordered by another account, and this account holds no valid authorization for %q; "+
+				"revoke it with the certificate's key, or after validating all its names", id.Value)
+		}
+	}
+	return nil
 }
 
 // certID is a certificate's ARI identifier (RFC 9773 §4.1): the authority key identifier

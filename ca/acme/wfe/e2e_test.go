@@ -46,23 +46,7 @@ func newCSR(t *testing.T, names ...string) ([]byte, *ecdsa.PrivateKey) {
 // challenge per authorization, wait, finalize, and download.
 func obtain(t *testing.T, ctx context.Context, c *acme.Client, names ...string) (*acme.Order, [][]byte, string, *ecdsa.PrivateKey) {
 	t.Helper()
-	o, err := c.AuthorizeOrder(ctx, acme.DomainIDs(names...))
-	if err != nil {
-		t.Fatalf("AuthorizeOrder: %v", err)
-	}
-	for _, u := range o.AuthzURLs {
-		z, err := c.GetAuthorization(ctx, u)
-		if err != nil {
-			t.Fatalf("GetAuthorization: %v", err)
-		}
-		accept(t, ctx, c, z, "http-01")
-		if _, err := c.WaitAuthorization(ctx, z.URI); err != nil {
-			t.Fatalf("WaitAuthorization: %v", err)
-		}
-	}
-	if o, err = c.WaitOrder(ctx, o.URI); err != nil {
-		t.Fatalf("WaitOrder: %v", err)
-	}
+	o := validate(t, ctx, c, "http-01", names...)
 	csr, key := newCSR(t, names...)
 	der, certURL, err := c.CreateOrderCert(ctx, o.FinalizeURL, csr, true)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -98,6 +99,12 @@ func (v *fakeValidator) Validate(_ context.Context, kind, identifier, token, key
 	return v.fail[identifier]
 }
 
+func (v *fakeValidator) callList() []string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.calls)
+}
+
 // testServer is a WFE over httptest TLS with a bbolt store in the test's directory.
 type testServer struct {
 	*httptest.Server
@@ -105,14 +112,18 @@ type testServer struct {
 	issuer    *fakeIssuer
 	validator *fakeValidator
 	dbPath    string
+	configure func(*Config) // adjusts the WFE's configuration; may be nil
 	handler   http.Handler
 	mu        sync.Mutex
 }
 
-func newTestServer(t *testing.T) *testServer {
+func newTestServer(t *testing.T) *testServer { return newTestServerWith(t, nil) }
+
+// newTestServerWith is newTestServer with configure applied to every WFE it starts.
+func newTestServerWith(t *testing.T, configure func(*Config)) *testServer {
 	t.Helper()
 	ts := &testServer{issuer: newFakeIssuer(t), validator: &fakeValidator{fail: map[string]error{}},
-		dbPath: filepath.Join(t.TempDir(), "acme.db")}
+		dbPath: filepath.Join(t.TempDir(), "acme.db"), configure: configure}
 	ts.Server = httptest.NewTLSServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		ts.mu.Lock()
 		h := ts.handler
@@ -131,7 +142,11 @@ func (ts *testServer) start(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := New(Config{BaseURL: ts.URL, Store: st, Issuer: ts.issuer, Validator: ts.validator})
+	cfg := Config{BaseURL: ts.URL, Store: st, Issuer: ts.issuer, Validator: ts.validator}
+	if ts.configure != nil {
+		ts.configure(&cfg)
+	}
+	w, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

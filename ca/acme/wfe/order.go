@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -57,7 +58,8 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-// newOrder creates an order and its authorizations (RFC 8555 §7.4).
+// newOrder creates an order and its authorizations (RFC 8555 §7.4), reusing the
+// account's valid ones for the same identifiers.
 func (w *WFE) newOrder(ctx context.Context, r *request) (*response, error) {
 	var req wire.OrderRequest
 	if err := r.decode(&req); err != nil {
@@ -94,18 +96,59 @@ func (w *WFE) newOrder(ctx context.Context, r *request) (*response, error) {
 		return nil, err
 	}
 	var authzs []*store.Authorization
+	reused := 0
 	for _, id := range ids {
-		az, err := w.newAuthorization(id, r.account.ID, o.Expires)
+		az, err := w.reusableAuthorization(ctx, r.account.ID, id, now)
 		if err != nil {
+			return nil, err
+		}
+		if az != nil {
+			// The order lives no longer than its authorizations.
+			reused++
+			o.Expires = minTime(o.Expires, az.Expires)
+			o.AuthorizationIDs = append(o.AuthorizationIDs, az.ID)
+			continue
+		}
+		if az, err = w.newAuthorization(id, r.account.ID, o.Expires); err != nil {
 			return nil, err
 		}
 		authzs = append(authzs, az)
 		o.AuthorizationIDs = append(o.AuthorizationIDs, az.ID)
 	}
+	if reused == len(ids) {
+		o.Status = wire.StatusReady
+	}
 	if err := w.cfg.Store.CreateOrder(ctx, o, authzs); err != nil {
 		return nil, fmt.Errorf("creating order: %w", err)
 	}
 	return w.orderResponse(o, http.StatusCreated), nil
+}
+
+// reusableAuthorization returns a valid authorization of the account for identifier id
+// (RFC 8555 §7.1.4: a server may reuse them across orders) that stays valid for at least
+// half an order's lifetime, or nil. Only an authorization for the same name, wildcard or
+// not as id is, is reused, so that the order's authorizations answer its identifiers one
+// for one; of several, the one that expires last.
+func (w *WFE) reusableAuthorization(ctx context.Context, accountID string, id wire.Identifier, now time.Time) (*store.Authorization, error) {
+	base, wildcard := strings.CutPrefix(id.Value, "*.")
+	azs, err := w.cfg.Store.ValidAuthorizations(ctx, accountID, wire.Identifier{Type: id.Type, Value: base}, now.Add(w.cfg.OrderLifetime/2))
+	if err != nil {
+		return nil, fmt.Errorf("looking for reusable authorizations: %w", err)
+	}
+	var best *store.Authorization
+	for _, az := range azs {
+		if az.Wildcard == wildcard && (best == nil || az.Expires.After(best.Expires)) {
+			best = az
+		}
+	}
+	return best, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 func (w *WFE) newAuthorization(id wire.Identifier, accountID string, expires time.Time) (*store.Authorization, error) {
@@ -219,6 +262,9 @@ func (w *WFE) ownOrder(ctx context.Context, r *request) (*store.Order, error) {
 // state of its authorizations (RFC 8555 §7.1.6). The new status is stored before it is
 // returned.
 func (w *WFE) refreshOrder(ctx context.Context, o *store.Order) (*store.Order, error) {
+	if o.Status == wire.StatusProcessing && !w.cfg.Now().Before(o.ProcessingSince.Add(w.cfg.IssuanceTimeout)) {
+		return w.resumeIssuance(ctx, o)
+	}
 	for range 5 {
 		status, problem, err := w.orderStatus(ctx, o)
 		if err != nil {
@@ -295,20 +341,49 @@ func (w *WFE) finalize(ctx context.Context, r *request) (*response, error) {
 	if err != nil {
 		return nil, err
 	}
-	dnsNames, ips, err := checkCSRNames(csr, o.Identifiers)
-	if err != nil {
+	if _, _, err := checkCSRNames(csr, o.Identifiers); err != nil {
 		return nil, err
 	}
-	o.Status = wire.StatusProcessing
+	// The order is claimed, with the CSR, before anything is signed: a crash from here
+	// on leaves it processing with what a later attempt needs (resumeIssuance).
+	o.Status, o.CSR, o.ProcessingSince = wire.StatusProcessing, csr.Raw, w.cfg.Now()
 	if err := w.cfg.Store.UpdateOrder(ctx, o); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return nil, wire.OrderNotReadyProblem("the order is being finalized by another request")
 		}
 		return nil, fmt.Errorf("marking order processing: %w", err)
 	}
-	nb, na := w.validity(o)
-	chain, err := w.cfg.Issuer.Issue(ctx, IssueRequest{CSR: csr, DNSNames: dnsNames, IPAddresses: ips,
-		NotBefore: nb, NotAfter: na, Profile: o.Profile, CRLURL: w.url(pathCRL)})
+	if o, err = w.issue(ctx, o); err != nil {
+		return nil, err
+	}
+	if o.Status == wire.StatusInvalid && o.Error != nil {
+		return nil, o.Error
+	}
+	return w.orderResponse(o, http.StatusOK), nil
+}
+
+// issue has the Issuer sign the CSR of an order this request has claimed (stored as
+// processing at o.Version), and stores the outcome: the certificate and the valid order
+// in one transaction, or the order invalid with the problem. Both outlive the request, so
+// a client that hangs up does not leave the order processing; the Issuer gets
+// IssuanceTimeout. When another attempt
+// claimed the order meanwhile, nothing is stored and the order is returned as it is now:
+// an order gets one certificate at most.
+func (w *WFE) issue(ctx context.Context, o *store.Order) (*store.Order, error) {
+	ctx = context.WithoutCancel(ctx)
+	ictx, cancel := context.WithTimeout(ctx, w.cfg.IssuanceTimeout)
+	defer cancel()
+	var chain [][]byte
+	csr, err := x509.ParseCertificateRequest(o.CSR)
+	if err == nil {
+		var dnsNames []string
+		var ips []net.IP
+		if dnsNames, ips, err = checkCSRNames(csr, o.Identifiers); err == nil {
+			nb, na := w.validity(o)
+			chain, err = w.cfg.Issuer.Issue(ictx, IssueRequest{CSR: csr, DNSNames: dnsNames, IPAddresses: ips,
+				NotBefore: nb, NotAfter: na, Profile: o.Profile, CRLURL: w.url(pathCRL)})
+		}
+	}
 	var leaf *x509.Certificate
 	if err == nil {
 		leaf, err = parseChain(chain)
@@ -319,19 +394,53 @@ func (w *WFE) finalize(ctx context.Context, r *request) (*response, error) {
 			w.cfg.Log.Error("issuing certificate", "order", o.ID, "err", err)
 			p = wire.ServerInternalProblem("the CA failed to sign the certificate; the server log says why")
 		}
-		o.Status, o.Error = wire.StatusInvalid, p
-		if err := w.cfg.Store.UpdateOrder(ctx, o); err != nil {
-			return nil, fmt.Errorf("marking order invalid: %w", err)
-		}
-		return nil, p
+		o.Status, o.Error, o.ProcessingSince = wire.StatusInvalid, p, time.Time{}
+		err = w.cfg.Store.UpdateOrder(ctx, o)
+	} else {
+		c := &store.Certificate{Serial: serialHex(leaf), AccountID: o.AccountID, OrderID: o.ID, Chain: chain,
+			NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter}
+		o.Status, o.CertificateSerial, o.ProcessingSince = wire.StatusValid, c.Serial, time.Time{}
+		err = w.cfg.Store.CreateCertificate(ctx, c, o)
 	}
-	c := &store.Certificate{Serial: serialHex(leaf), AccountID: o.AccountID, OrderID: o.ID, Chain: chain,
-		NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter}
-	o.Status, o.CertificateSerial = wire.StatusValid, c.Serial
-	if err := w.cfg.Store.CreateCertificate(ctx, c, o); err != nil {
-		return nil, fmt.Errorf("storing certificate: %w", err)
+	if errors.Is(err, store.ErrConflict) {
+		return w.storedOrder(ctx, o.ID)
 	}
-	return w.orderResponse(o, http.StatusOK), nil
+	if err != nil {
+		return nil, fmt.Errorf("storing the outcome of issuance: %w", err)
+	}
+	return o, nil
+}
+
+// resumeIssuance takes over an order left processing for longer than an issuance may
+// take, by a server that stopped or crashed before it stored the outcome: it claims the
+// order again and signs its stored CSR, so that the client polling it sees it valid.
+func (w *WFE) resumeIssuance(ctx context.Context, o *store.Order) (*store.Order, error) {
+	w.cfg.Log.Warn("resuming an interrupted issuance", "order", o.ID, "since", o.ProcessingSince)
+	o.ProcessingSince = w.cfg.Now()
+	if len(o.CSR) == 0 {
+		// Only from a store written before the CSR was kept.
+		o.Status, o.Error = wire.StatusInvalid, wire.ServerInternalProblem("the issuance was interrupted; create a new order")
+		o.ProcessingSince = time.Time{}
+	}
+	err := w.cfg.Store.UpdateOrder(ctx, o)
+	if errors.Is(err, store.ErrConflict) {
+		return w.storedOrder(ctx, o.ID) // another request took it over
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claiming interrupted order: %w", err)
+	}
+	if o.Status != wire.StatusProcessing {
+		return o, nil
+	}
+	return w.issue(ctx, o)
+}
+
+func (w *WFE) storedOrder(ctx context.Context, id string) (*store.Order, error) {
+	o, err := w.cfg.Store.Order(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("reading order: %w", err)
+	}
+	return o, nil
 }
 
 // validity returns the certificate's validity: what the order asked for, or the profile's

@@ -109,7 +109,11 @@ func (w *WFE) verify(hr *http.Request, kind keyKind) (*request, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The JWS names the URL in full, query included (the orders list's cursor).
 	r := &request{http: hr, url: w.base + hr.URL.EscapedPath(), msg: msg}
+	if hr.URL.RawQuery != "" {
+		r.url += "?" + hr.URL.RawQuery
+	}
 	if msg.URL != r.url {
 		return nil, wire.UnauthorizedProblem("JWS url header %q does not match the request URL %q", msg.URL, r.url)
 	}

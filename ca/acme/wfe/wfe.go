@@ -12,12 +12,39 @@
 //	/account/{id}  /account/{id}/orders  /order/{id}  /order/{id}/finalize
 //	/authz/{id}  /chall/{authz}/{chall}  /cert/{serial}  /renewal-info/{id}  /crl
 //
+// # One certificate chain
+//
+// A certificate is served as one chain, the leaf and then the certificate the Issuer
+// returns after it (devca's root: it signs leaves itself, with no intermediate), and no
+// Link rel="alternate" (RFC 8555 §7.4.2). Alternate chains let a client choose between
+// trust anchors or cross-signs; here there is one anchor and one path to it. The only
+// other chain would be the leaf alone, which a client gets by dropping the last
+// certificate, and which selectors such as certbot's --preferred-chain could not tell
+// apart, as both end at the same issuer.
+//
+// # Orders and authorizations
+//
+// A new order reuses the account's valid authorizations for the same identifiers (the
+// same name, wildcard or not) that stay valid for at least half [Config.OrderLifetime];
+// the order then expires with them, and is ready at once when all are reused. An
+// account's orders list comes in pages of at most 100, linked with rel="next". A
+// certificate may be revoked by the account that ordered it, by any account holding
+// valid authorizations for all its names (a wildcard name needs a wildcard
+// authorization), or with the certificate's key.
+//
 // # Durability
 //
 // Each change a response reports is committed to the store before the response is
-// written. Challenge validation runs in the background; a validation that was under way
-// when the server stopped starts again the next time a client looks at it, so no object
-// stays "processing" for ever.
+// written, so a server killed at any moment loses nothing a client was told. Challenge
+// validation runs in the background; a validation that was under way when the server
+// stopped starts again the next time a client looks at it. Finalize stores the order as
+// processing together with its CSR before the Issuer signs, and stores the certificate in
+// the same transaction that makes the order valid; an order found processing for longer
+// than [Config.IssuanceTimeout] (its server died in between) is claimed again and its
+// CSR signed by the request that reads it. Claims go through the store's optimistic
+// concurrency, so an order never records two certificates; a certificate the Issuer
+// signed just before a crash, and that no client received, stays unrecorded here (the
+// CA's own record lists it). No object stays "processing" for ever.
 package wfe
 
 import (
@@ -129,6 +156,10 @@ type Config struct {
 	OrderLifetime time.Duration
 	// ValidationTimeout bounds one challenge validation; default 30s.
 	ValidationTimeout time.Duration
+	// IssuanceTimeout bounds one issuance (the Issuer's signature and storing it); an
+	// order still processing that long after finalize began is taken over by the next
+	// request that reads it, as after a crash; default 10s.
+	IssuanceTimeout time.Duration
 	// MaxBodyBytes bounds request bodies; default 64 KiB.
 	MaxBodyBytes int64
 
@@ -151,6 +182,7 @@ const (
 	ShortLivedProfileName    = "shortlived"
 	defaultOrderLifetime     = 24 * time.Hour
 	defaultValidationTimeout = 30 * time.Second
+	defaultIssuanceTimeout   = 10 * time.Second
 	defaultMaxBodyBytes      = 64 << 10
 	// maxIdentifiers bounds an order, as Let's Encrypt does.
 	maxIdentifiers = 100
@@ -183,6 +215,8 @@ type WFE struct {
 
 	mu       sync.Mutex
 	inflight map[string]bool // authorization ID "/" challenge ID under validation
+
+	ordersPerPage int // ordersPerPage, smaller in tests
 }
 
 // New checks cfg and returns the front end.
@@ -210,6 +244,9 @@ func New(cfg Config) (*WFE, error) {
 	if cfg.ValidationTimeout <= 0 {
 		cfg.ValidationTimeout = defaultValidationTimeout
 	}
+	if cfg.IssuanceTimeout <= 0 {
+		cfg.IssuanceTimeout = defaultIssuanceTimeout
+	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = defaultMaxBodyBytes
 	}
@@ -230,6 +267,8 @@ func New(cfg Config) (*WFE, error) {
 		base:     strings.TrimSuffix(cfg.BaseURL, "/"),
 		nonces:   cfg.Nonces,
 		inflight: map[string]bool{},
+
+		ordersPerPage: ordersPerPage,
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.routes()

@@ -8,10 +8,12 @@
 // the same file fails at [Open] instead of corrupting it.
 //
 // Records are kept as JSON, one bucket per record type, plus index buckets: account key
-// thumbprint to account, account to its orders in creation order, and revoked serials.
+// thumbprint to account, account to its orders in creation order, account and identifier
+// to authorizations, and revoked serials.
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -23,6 +25,7 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/devca/devca/ca/acme/store"
+	"github.com/devca/devca/ca/acme/wire"
 )
 
 var (
@@ -31,9 +34,11 @@ var (
 	bucketOrders        = []byte("orders")
 	bucketAccountOrders = []byte("account-orders")
 	bucketAuthzs        = []byte("authorizations")
+	bucketAccountAuthzs = []byte("account-authorizations")
 	bucketCerts         = []byte("certificates")
 	bucketRevoked       = []byte("revoked")
-	allBuckets          = [][]byte{bucketAccounts, bucketAccountKeys, bucketOrders, bucketAccountOrders, bucketAuthzs, bucketCerts, bucketRevoked}
+	allBuckets          = [][]byte{bucketAccounts, bucketAccountKeys, bucketOrders, bucketAccountOrders, bucketAuthzs,
+		bucketAccountAuthzs, bucketCerts, bucketRevoked}
 )
 
 // lockTimeout bounds the wait for another process's lock on the file.
@@ -56,10 +61,21 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("opening ACME store %q: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
+		// A file from before the authorization index gets it built once.
+		indexAuthzs := tx.Bucket(bucketAccountAuthzs) == nil && tx.Bucket(bucketAuthzs) != nil
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
+		}
+		if indexAuthzs {
+			return tx.Bucket(bucketAuthzs).ForEach(func(k, v []byte) error {
+				var az store.Authorization
+				if err := json.Unmarshal(v, &az); err != nil {
+					return fmt.Errorf("decoding %s %q: %w", bucketAuthzs, k, err)
+				}
+				return indexAuthz(tx, &az)
+			})
 		}
 		return nil
 	})
@@ -212,6 +228,9 @@ func (s *Store) CreateOrder(ctx context.Context, o *store.Order, authzs []*store
 			if err := create(tx, bucketAuthzs, az.ID, az); err != nil {
 				return err
 			}
+			if err := indexAuthz(tx, az); err != nil {
+				return err
+			}
 		}
 		idx := tx.Bucket(bucketAccountOrders)
 		seq, err := idx.NextSequence()
@@ -277,6 +296,60 @@ func (s *Store) Authorization(ctx context.Context, id string) (*store.Authorizat
 // UpdateAuthorization implements [store.Store].
 func (s *Store) UpdateAuthorization(ctx context.Context, a *store.Authorization) error {
 	return s.write(ctx, func(tx *bolt.Tx) error { return update(tx, bucketAuthzs, a.ID, a, &a.Version) })
+}
+
+// accountAuthzPrefix is where an account's authorizations for one identifier are indexed:
+// the account ID, the identifier's type and value, each followed by a zero byte (none of
+// them contains one); the authorization ID follows.
+func accountAuthzPrefix(accountID string, id wire.Identifier) []byte {
+	k := append([]byte(accountID), 0)
+	k = append(append(k, id.Type...), 0)
+	return append(append(k, id.Value...), 0)
+}
+
+func indexAuthz(tx *bolt.Tx, az *store.Authorization) error {
+	k := append(accountAuthzPrefix(az.AccountID, az.Identifier), az.ID...)
+	if err := tx.Bucket(bucketAccountAuthzs).Put(k, nil); err != nil {
+		return fmt.Errorf("indexing authorization: %w", err)
+	}
+	return nil
+}
+
+// ValidAuthorizations implements [store.Store].
+func (s *Store) ValidAuthorizations(ctx context.Context, accountID string, id wire.Identifier, after time.Time) ([]*store.Authorization, error) {
+	var out []*store.Authorization
+	err := s.read(ctx, func(tx *bolt.Tx) error {
+		prefix := accountAuthzPrefix(accountID, id)
+		c := tx.Bucket(bucketAccountAuthzs).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			var az store.Authorization
+			if err := get(tx, bucketAuthzs, string(k[len(prefix):]), &az); err != nil {
+				return err
+			}
+			if az.Status == wire.StatusValid && az.Expires.After(after) {
+				out = append(out, &az)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing valid authorizations: %w", err)
+	}
+	return out, nil
+}
+
+// ForEachCertificate calls fn with every stored certificate, in serial order, until fn
+// returns an error. It is not part of [store.Store]: tests use it to check a whole file.
+func (s *Store) ForEachCertificate(ctx context.Context, fn func(*store.Certificate) error) error {
+	return s.read(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCerts).ForEach(func(k, v []byte) error {
+			var c store.Certificate
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("decoding %s %q: %w", bucketCerts, k, err)
+			}
+			return fn(&c)
+		})
+	})
 }
 
 // CreateCertificate implements [store.Store].

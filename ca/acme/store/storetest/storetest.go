@@ -22,6 +22,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"accounts", testAccounts},
 		{"orders", testOrders},
 		{"authorizations", testAuthorizations},
+		{"valid authorizations", testValidAuthorizations},
+		{"order finalization", testOrderFinalization},
 		{"certificates", testCertificates},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -205,5 +207,90 @@ func testCertificates(t *testing.T, s store.Store) {
 	must(t, err)
 	if len(revoked) != 1 || revoked[0].Serial != "0a" || revoked[0].Reason != 4 || !revoked[0].RevokedAt.Equal(now) {
 		t.Fatalf("RevokedCertificates = %+v", revoked)
+	}
+}
+
+func testValidAuthorizations(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	dns := func(v string) wire.Identifier { return wire.Identifier{Type: wire.IdentifierDNS, Value: v} }
+	authz := func(id, account, value string, status string, wildcard bool, expires time.Time) *store.Authorization {
+		return &store.Authorization{ID: id, AccountID: account, Status: status, Identifier: dns(value), Wildcard: wildcard,
+			Expires: expires, Challenges: []store.Challenge{{ID: "c", Type: wire.ChallengeDNS01, Token: "t", Status: status}}}
+	}
+	later := now.Add(time.Hour)
+	azs := []*store.Authorization{
+		authz("valid", "acct", "a.test", wire.StatusValid, false, later),
+		authz("wild", "acct", "a.test", wire.StatusValid, true, later),
+		authz("pending", "acct", "a.test", wire.StatusPending, false, later),
+		authz("expiring", "acct", "a.test", wire.StatusValid, false, now),
+		authz("other-account", "acct2", "a.test", wire.StatusValid, false, later),
+		authz("other-name", "acct", "b.a.test", wire.StatusValid, false, later),
+		{ID: "ip", AccountID: "acct", Status: wire.StatusValid, Identifier: wire.Identifier{Type: wire.IdentifierIP, Value: "a.test"}, Expires: later},
+	}
+	o := &store.Order{ID: "o1", AccountID: "acct", Status: wire.StatusPending, Expires: later, CreatedAt: now}
+	for _, az := range azs {
+		o.AuthorizationIDs = append(o.AuthorizationIDs, az.ID)
+	}
+	must(t, s.CreateOrder(ctx, o, azs))
+	ids := func(azs []*store.Authorization, err error) []string {
+		t.Helper()
+		must(t, err)
+		var out []string
+		for _, az := range azs {
+			out = append(out, az.ID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := ids(s.ValidAuthorizations(ctx, "acct", dns("a.test"), now)); !slices.Equal(got, []string{"valid", "wild"}) {
+		t.Fatalf("ValidAuthorizations(acct, a.test) = %v, want [valid wild]", got)
+	}
+	if got := ids(s.ValidAuthorizations(ctx, "acct", dns("a.test"), later)); len(got) != 0 {
+		t.Fatalf("authorizations expiring at the given time are returned: %v", got)
+	}
+	if got := ids(s.ValidAuthorizations(ctx, "acct", dns("test"), now)); len(got) != 0 {
+		t.Fatalf("a suffix of the identifier matches: %v", got)
+	}
+	if got := ids(s.ValidAuthorizations(ctx, "acc", dns("a.test"), now)); len(got) != 0 {
+		t.Fatalf("a prefix of the account ID matches: %v", got)
+	}
+	// The status that counts is the stored one, after updates.
+	az, err := s.Authorization(ctx, "pending")
+	must(t, err)
+	az.Status = wire.StatusValid
+	must(t, s.UpdateAuthorization(ctx, az))
+	az, err = s.Authorization(ctx, "valid")
+	must(t, err)
+	az.Status = wire.StatusDeactivated
+	must(t, s.UpdateAuthorization(ctx, az))
+	if got := ids(s.ValidAuthorizations(ctx, "acct", dns("a.test"), now)); !slices.Equal(got, []string{"pending", "wild"}) {
+		t.Fatalf("after updates: %v, want [pending wild]", got)
+	}
+}
+
+// testOrderFinalization checks the fields finalize stores, and that a certificate and
+// its order are written together or not at all.
+func testOrderFinalization(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	o, azs := newOrder("o1", "acct", "z1")
+	must(t, s.CreateOrder(ctx, o, azs))
+	o.Status, o.CSR, o.ProcessingSince = wire.StatusProcessing, []byte{0x30, 1, 2}, now
+	must(t, s.UpdateOrder(ctx, o))
+	got, err := s.Order(ctx, "o1")
+	must(t, err)
+	if got.Status != wire.StatusProcessing || string(got.CSR) != string(o.CSR) || !got.ProcessingSince.Equal(now) {
+		t.Fatalf("order after finalize began: %+v", got)
+	}
+	// Two attempts that read the same version: the first to record wins, the second
+	// records nothing.
+	first, second := *got, *got
+	first.Status, first.CertificateSerial = wire.StatusValid, "01"
+	must(t, s.CreateCertificate(ctx, &store.Certificate{Serial: "01", AccountID: "acct", OrderID: "o1"}, &first))
+	second.Status, second.CertificateSerial = wire.StatusValid, "02"
+	wantErr(t, s.CreateCertificate(ctx, &store.Certificate{Serial: "02", AccountID: "acct", OrderID: "o1"}, &second), store.ErrConflict)
+	_, err = s.Certificate(ctx, "02")
+	wantErr(t, err, store.ErrNotFound)
+	if got, _ := s.Order(ctx, "o1"); got.CertificateSerial != "01" {
+		t.Fatalf("order records certificate %q, want 01", got.CertificateSerial)
 	}
 }
