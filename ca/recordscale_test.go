@@ -34,7 +34,9 @@ func fillRecord(t testing.TB, a *Authority, n int, dir string) int64 {
 		buf.WriteByte('\n')
 	}
 	path := filepath.Join(a.Dir, recordFile)
-	if err := os.WriteFile(path, buf.Bytes(), KeyPerm); err != nil {
+	// Synced, so that the first timed append does not pay for writing the
+	// whole record back.
+	if err := WriteFileAtomic(path, buf.Bytes(), KeyPerm); err != nil {
 		t.Fatal(err)
 	}
 	return int64(buf.Len())
