@@ -200,16 +200,18 @@ func recoverPending(dir string) error {
 }
 
 // ensureRecorded appends e to the record of the locked home dir unless an
-// entry with its serial is there already.
+// entry with its serial is there already. The entry, when there, is usually
+// the last one: the record is searched from its end.
 func ensureRecorded(dir string, e Issued) error {
-	entries, _, err := readRecord(filepath.Join(dir, recordFile))
-	if err != nil {
+	have := false
+	if _, err := searchRecord(filepath.Join(dir, recordFile), []string{e.Serial}, func(_ int64, r Issued) bool {
+		have = r.Serial == e.Serial
+		return !have
+	}); err != nil {
 		return err
 	}
-	for _, have := range entries {
-		if have.Serial == e.Serial {
-			return nil
-		}
+	if have {
+		return nil
 	}
 	return appendRecord(dir, e)
 }

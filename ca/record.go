@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -76,19 +77,43 @@ func (a *Authority) Record() ([]Issued, error) {
 
 // Lookup returns the recorded certificate with serial (lower-case hex, as
 // in [Issued.Serial]), with ReplacedBy filled in, and false when the record
-// has none. It reads the whole record today; callers that look up often (an
-// ACME server) go through Lookup so that an index can be added behind it.
+// has none. It reads the record backwards from its end and decodes only the
+// lines that name serial or the certificate's file, so looking up a recent
+// certificate costs the same however long the record grows.
 func (a *Authority) Lookup(serial string) (Issued, bool, error) {
-	entries, err := a.Record()
+	path := filepath.Join(a.Dir, recordFile)
+	var found Issued
+	at := int64(-1)
+	ws, err := searchRecord(path, []string{serial}, func(off int64, e Issued) bool {
+		if e.Serial != serial {
+			return true
+		}
+		found, at = e, off
+		return false
+	})
+	a.noteRecordWarnings(ws)
+	if err != nil || at < 0 {
+		return Issued{}, false, err
+	}
+	if found.CertFile == "" {
+		return found, true, nil
+	}
+	// The latest later entry for the same file replaced it.
+	ws, err = searchRecord(path, []string{found.CertFile}, func(off int64, e Issued) bool {
+		if off <= at {
+			return false
+		}
+		if e.CertFile == found.CertFile {
+			found.ReplacedBy = e.Serial
+			return false
+		}
+		return true
+	})
+	a.noteRecordWarnings(ws)
 	if err != nil {
 		return Issued{}, false, err
 	}
-	for i := len(entries) - 1; i >= 0; i-- {
-		if entries[i].Serial == serial {
-			return entries[i], true, nil
-		}
-	}
-	return Issued{}, false, nil
+	return found, true, nil
 }
 
 // noteRecordWarnings keeps the warnings not reported yet, so that a command
@@ -147,8 +172,8 @@ func newIssued(leaf *Leaf, names Names, issuedAt time.Time) Issued {
 	}
 }
 
-// WrittenFiles returns every file path the record says devca wrote, so that
-// a command checking several outputs reads the record once.
+// WrittenFiles returns every file path the record says devca wrote. A
+// caller that checks given paths uses [Authority.Wrote], which reads less.
 func (a *Authority) WrittenFiles() (map[string]bool, error) {
 	entries, err := a.Record()
 	if err != nil {
@@ -163,6 +188,52 @@ func (a *Authority) WrittenFiles() (map[string]bool, error) {
 		}
 	}
 	return files, nil
+}
+
+// Wrote reports which of paths the record names as a certificate, key or
+// PKCS#12 file devca wrote: the answer [Authority.WrittenFiles] gives for
+// them. It reads the record backwards from its end, decoding only the lines
+// that name one of paths, and stops once every path is found, so re-issuing
+// over recent files costs the same however long the record grows. When a
+// path is not found, the caller is about to refuse to write it: Wrote then
+// reads the whole record as WrittenFiles does, so that the warnings about
+// damaged lines (one may be the entry that named the path) come with the
+// refusal.
+func (a *Authority) Wrote(paths ...string) (map[string]bool, error) {
+	wrote := map[string]bool{}
+	var want []string
+	for _, p := range paths {
+		if p != "" && !slices.Contains(want, p) {
+			want = append(want, p)
+		}
+	}
+	if len(want) == 0 {
+		return wrote, nil
+	}
+	ws, err := searchRecord(filepath.Join(a.Dir, recordFile), want, func(_ int64, e Issued) bool {
+		for _, p := range []string{e.CertFile, e.KeyFile, e.P12File} {
+			if p != "" && slices.Contains(want, p) {
+				wrote[p] = true
+			}
+		}
+		return len(wrote) < len(want)
+	})
+	a.noteRecordWarnings(ws)
+	if err != nil {
+		return nil, err
+	}
+	if len(wrote) < len(want) {
+		all, err := a.WrittenFiles()
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range want {
+			if all[p] {
+				wrote[p] = true
+			}
+		}
+	}
+	return wrote, nil
 }
 
 // contentSHA256 is the digest the record keeps of a written file: the

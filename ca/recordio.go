@@ -9,6 +9,9 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"unicode/utf8"
 )
 
 // How the record survives damage. The record is only ever appended to, so
@@ -47,6 +50,7 @@ func readRecord(path string) ([]Issued, []RecordWarning, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading the certificate record: %w", err)
 	}
+	recordBytesRead.Add(int64(len(data)))
 	var entries []Issued
 	var warnings []RecordWarning
 	for n := 1; len(data) > 0; n++ {
@@ -151,6 +155,7 @@ func recordTail(f *os.File) (end int64, terminate bool, err error) {
 	if _, err := f.ReadAt(last[:], size-1); err != nil {
 		return 0, false, err
 	}
+	recordBytesRead.Add(1)
 	if last[0] == '\n' {
 		return size, false, nil
 	}
@@ -163,6 +168,7 @@ func recordTail(f *os.File) (end int64, terminate bool, err error) {
 		if _, err := f.ReadAt(buf[:n], pos); err != nil && err != io.EOF {
 			return 0, false, err
 		}
+		recordBytesRead.Add(n)
 		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
 			start = pos + int64(i) + 1
 			break
@@ -172,8 +178,163 @@ func recordTail(f *os.File) (end int64, terminate bool, err error) {
 	if _, err := f.ReadAt(tail, start); err != nil && err != io.EOF {
 		return 0, false, err
 	}
+	recordBytesRead.Add(int64(len(tail)))
 	if _, err := parseRecordLine(tail); err == nil {
 		return size, true, nil
 	}
 	return start, false, nil
+}
+
+// recordBytesRead counts the bytes read from certificate records, so that
+// tests can tell how much of the record an operation reads.
+var recordBytesRead atomic.Int64
+
+// backChunk is how much of the record scanRecordBackward reads at a time.
+const backChunk = 64 << 10
+
+// scanRecordBackward calls visit with each non-blank line of the record at
+// path, last first, with the offset where the line starts and whether it
+// ends in a newline, until visit returns false. It reads the record from its
+// end in chunks, so a scan that stops early reads only the lines after the
+// one it stopped at (and a chunk's worth before). A missing record has no
+// lines.
+func scanRecordBackward(path string, visit func(off int64, line []byte, complete bool) bool) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the certificate record: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("reading the certificate record: %w", err)
+	}
+	// data holds the record's bytes from pos up to the end of the line
+	// visited next, its newline excluded.
+	pos, data := fi.Size(), []byte(nil)
+	readBack := func() error {
+		n := min(int64(backChunk), pos)
+		pos -= n
+		buf := make([]byte, n+int64(len(data)))
+		if _, err := f.ReadAt(buf[:n], pos); err != nil && err != io.EOF {
+			return fmt.Errorf("reading the certificate record: %w", err)
+		}
+		recordBytesRead.Add(n)
+		copy(buf[n:], data)
+		data = buf
+		return nil
+	}
+	if err := readBack(); err != nil {
+		return err
+	}
+	// A record that does not end in a newline ends in an unfinished line.
+	complete := bytes.HasSuffix(data, []byte("\n"))
+	if complete {
+		data = data[:len(data)-1]
+	}
+	for {
+		i := bytes.LastIndexByte(data, '\n')
+		if i < 0 && pos > 0 {
+			if err := readBack(); err != nil {
+				return err
+			}
+			continue
+		}
+		line := data[i+1:]
+		if len(bytes.TrimSpace(line)) > 0 && !visit(pos+int64(i+1), line, complete) {
+			return nil
+		}
+		if i < 0 {
+			return nil
+		}
+		data, complete = data[:i], true
+	}
+}
+
+// recordLineNumber returns the 1-based number of the line starting at off in
+// the record at path, for a warning. It reads the record up to off, which is
+// fine for the rare damaged line.
+func recordLineNumber(path string, off int64) int {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	data := make([]byte, off)
+	n, _ := io.ReadFull(f, data)
+	recordBytesRead.Add(int64(n))
+	return bytes.Count(data[:n], []byte("\n")) + 1
+}
+
+// searchRecord reads the record at path backwards, last entry first, and
+// calls found with each entry whose line holds one of values as a JSON
+// string, until found returns false. A line that holds none of them is not
+// decoded: that is what makes a search cheap. It warns about the damaged
+// lines that it had to decode.
+func searchRecord(path string, values []string, found func(off int64, e Issued) bool) ([]RecordWarning, error) {
+	needles := make([][]byte, len(values))
+	for i, v := range values {
+		needles[i] = jsonStringMinimal(v)
+	}
+	var warnings []RecordWarning
+	err := scanRecordBackward(path, func(off int64, line []byte, complete bool) bool {
+		if !mayHoldAny(line, needles) {
+			return true
+		}
+		e, err := parseRecordLine(line)
+		if err != nil {
+			if complete {
+				warnings = append(warnings, RecordWarning{File: path, Line: recordLineNumber(path, off), Err: err})
+			}
+			return true
+		}
+		return found(off, e)
+	})
+	// The scan met the damaged lines last first.
+	slices.Reverse(warnings)
+	return warnings, err
+}
+
+// jsonStringMinimal encodes s as a JSON string escaping only what JSON
+// requires: quotes, backslashes and control characters.
+func jsonStringMinimal(s string) []byte {
+	b := []byte{'"'}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = fmt.Appendf(b, `\u%04x`, c)
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+// mayHoldAny reports whether line may hold one of needles (JSON strings as
+// jsonStringMinimal writes them) as a string value. A line holds the value
+// needle encodes only if it contains needle literally, unless it writes some
+// string differently: with an escape other than \" and \\ (json.Marshal
+// writes <, > and & as \u003c and so on) or with bytes that are not UTF-8
+// (which decode to U+FFFD). Such lines are decoded to be sure.
+func mayHoldAny(line []byte, needles [][]byte) bool {
+	for _, n := range needles {
+		if bytes.Contains(line, n) {
+			return true
+		}
+	}
+	for i := bytes.IndexByte(line, '\\'); i >= 0 && i+1 < len(line); {
+		if c := line[i+1]; c != '"' && c != '\\' {
+			return true
+		}
+		j := bytes.IndexByte(line[i+2:], '\\')
+		if j < 0 {
+			break
+		}
+		i += 2 + j
+	}
+	return !utf8.Valid(line)
 }

@@ -145,17 +145,22 @@ func checkOverwrite(auth *ca.Authority, targets []outputTarget, force bool) erro
 	if force {
 		return nil
 	}
-	var written map[string]bool // read from the record once, when first needed
+	var existing []outputTarget
+	var paths []string
 	for _, t := range targets {
 		if _, err := os.Lstat(t.Path); errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if written == nil {
-			var err error
-			if written, err = auth.WrittenFiles(); err != nil {
-				return err
-			}
-		}
+		existing, paths = append(existing, t), append(paths, t.Path)
+	}
+	if len(existing) == 0 {
+		return nil
+	}
+	written, err := auth.Wrote(paths...)
+	if err != nil {
+		return err
+	}
+	for _, t := range existing {
 		if !written[t.Path] {
 			return withHints(fmt.Errorf("refusing to overwrite %q: devca did not write it", t.Path),
 				"move it away, choose other names with --cert-file/--key-file, or pass --force to replace it")
