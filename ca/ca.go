@@ -99,6 +99,11 @@ type Authority struct {
 	// secrets unlocks a key kept in keyring or passphrase storage.
 	secrets Secrets
 
+	// issuer is the intermediate CA this Authority signs with, nil when it
+	// signs with the root (see WithIntermediate and LoadIntermediate); key
+	// is then the intermediate's key.
+	issuer *x509.Certificate
+
 	keyOnce sync.Once
 	key     crypto.Signer
 	keyErr  error
@@ -219,10 +224,11 @@ func rootTemplate(pub crypto.PublicKey, opts CreateOptions, now time.Time) (*x50
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		// Path length 0: the root signs leaves only, never another CA.
-		MaxPathLen:     0,
-		MaxPathLenZero: true,
-		SubjectKeyId:   skid,
+		// Path length 1: the root may sign one level of intermediate CAs
+		// (see [Authority.IssueIntermediate]), which sign only leaves.
+		// Roots made before devca issued intermediates have path length 0.
+		MaxPathLen:   1,
+		SubjectKeyId: skid,
 	}
 	opts.Constraints.apply(tmpl)
 	return tmpl, nil
@@ -353,8 +359,35 @@ func (a *Authority) loadKey() (crypto.Signer, error) {
 	return key, nil
 }
 
-// Constraints returns the names the root may certify.
-func (a *Authority) Constraints() Constraints { return constraintsOf(a.Cert) }
+// Constraints returns the names the Authority may certify: the root's, or
+// an intermediate's, which are the root's or narrower.
+func (a *Authority) Constraints() Constraints { return constraintsOf(a.IssuerCert()) }
+
+// IssuerCert returns the certificate leaves and CRLs are signed under: the
+// intermediate of an Authority backed by one, otherwise the root.
+func (a *Authority) IssuerCert() *x509.Certificate {
+	if a.issuer != nil {
+		return a.issuer
+	}
+	return a.Cert
+}
+
+// Chain returns the certificates (DER) that follow a leaf up to and
+// including the root: the intermediate and the root, or the root alone.
+func (a *Authority) Chain() [][]byte {
+	if a.issuer != nil {
+		return [][]byte{a.issuer.Raw, a.Cert.Raw}
+	}
+	return [][]byte{a.Cert.Raw}
+}
+
+// chainPEM is Chain in PEM.
+func (a *Authority) chainPEM() []byte {
+	if a.issuer != nil {
+		return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: a.issuer.Raw}), a.CertPEM...)
+	}
+	return a.CertPEM
+}
 
 // KeyDescription names the root's key type ("ECDSA P-256").
 func (a *Authority) KeyDescription() string { return describeKey(a.Cert.PublicKey) }

@@ -168,8 +168,8 @@ func TestRootProfile(t *testing.T) {
 			if !c.IsCA || !c.BasicConstraintsValid {
 				t.Error("root is not a CA")
 			}
-			if c.MaxPathLen != 0 || !c.MaxPathLenZero {
-				t.Errorf("MaxPathLen = %d, MaxPathLenZero = %v; want pathlen 0", c.MaxPathLen, c.MaxPathLenZero)
+			if c.MaxPathLen != 1 {
+				t.Errorf("MaxPathLen = %d, MaxPathLenZero = %v; want pathlen 1 (one level of intermediates)", c.MaxPathLen, c.MaxPathLenZero)
 			}
 			if c.KeyUsage != x509.KeyUsageCertSign|x509.KeyUsageCRLSign {
 				t.Errorf("KeyUsage = %b, want certSign|cRLSign", c.KeyUsage)

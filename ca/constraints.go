@@ -2,9 +2,11 @@ package ca
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"golang.org/x/net/publicsuffix"
@@ -31,10 +33,79 @@ var defaultPermittedRanges = []string{
 type Constraints struct {
 	Domains []string
 	Ranges  []netip.Prefix
+	// noAddresses permits no IP address at all; an intermediate narrowed
+	// to domains only carries it (see Narrow).
+	noAddresses bool
 }
 
 // Constrained reports whether the constraints limit anything.
-func (c Constraints) Constrained() bool { return len(c.Domains) > 0 || len(c.Ranges) > 0 }
+func (c Constraints) Constrained() bool {
+	return len(c.Domains) > 0 || len(c.Ranges) > 0 || c.noAddresses
+}
+
+// allAddresses are the ranges an intermediate excludes to permit no IP
+// address: RFC 5280 has no "permit none", only exclusions.
+var allAddresses = []*net.IPNet{
+	{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)},
+	{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)},
+}
+
+// Narrow returns the constraints of permit, a list of domains and CIDR
+// ranges (or single addresses) each of which c permits already: the names
+// an intermediate CA narrowed below its root may certify. A permit without
+// any range permits no IP address at all. It needs at least one domain.
+func (c Constraints) Narrow(permit []string) (Constraints, error) {
+	var out Constraints
+	for _, p := range permit {
+		prefix, isRange, err := parsePermitRange(p)
+		if err != nil {
+			return Constraints{}, err
+		}
+		if isRange {
+			if !c.permitsRange(prefix) {
+				return Constraints{}, fmt.Errorf("--permit %s is not within the root's name constraints (permitted: %s)", p, c)
+			}
+			out.Ranges = append(out.Ranges, prefix)
+			continue
+		}
+		d := strings.TrimPrefix(p, ".")
+		ascii, err := toASCII(strings.TrimSuffix(d, "."))
+		if err == nil {
+			err = checkHostname(ascii)
+		}
+		if err != nil {
+			return Constraints{}, fmt.Errorf("invalid --permit domain %q: %w", p, err)
+		}
+		if !c.Permits(Name{Kind: DNSName, Value: ascii}) {
+			return Constraints{}, fmt.Errorf("--permit %s is not within the root's name constraints (permitted: %s)", p, c)
+		}
+		if !slices.Contains(out.Domains, ascii) {
+			out.Domains = append(out.Domains, ascii)
+		}
+	}
+	if len(out.Domains) == 0 {
+		return Constraints{}, errors.New("a narrowed --permit list needs at least one domain")
+	}
+	out.noAddresses = len(out.Ranges) == 0
+	return out, nil
+}
+
+// permitsRange reports whether every address of r is permitted.
+func (c Constraints) permitsRange(r netip.Prefix) bool {
+	if c.noAddresses {
+		return false
+	}
+	if len(c.Ranges) == 0 {
+		// No IP constraint (unconstrained, or domains only).
+		return true
+	}
+	for _, p := range c.Ranges {
+		if p.Bits() <= r.Bits() && p.Contains(r.Addr()) {
+			return true
+		}
+	}
+	return false
+}
 
 // DefaultConstraints returns the development-only constraints plus the extra
 // domains and CIDR ranges in permit. A permit that covers public names or
@@ -273,6 +344,9 @@ func (c Constraints) apply(tmpl *x509.Certificate) {
 			Mask: net.CIDRMask(r.Bits(), r.Addr().BitLen()),
 		})
 	}
+	if c.noAddresses {
+		tmpl.ExcludedIPRanges = append(tmpl.ExcludedIPRanges, allAddresses...)
+	}
 }
 
 // constraintsOf reads the permitted DNS and IP constraints back out of a root.
@@ -286,6 +360,13 @@ func constraintsOf(root *x509.Certificate) Constraints {
 		ones, _ := r.Mask.Size()
 		c.Ranges = append(c.Ranges, netip.PrefixFrom(addr, ones))
 	}
+	all := 0
+	for _, r := range root.ExcludedIPRanges {
+		if ones, _ := r.Mask.Size(); ones == 0 {
+			all++
+		}
+	}
+	c.noAddresses = all == len(allAddresses)
 	return c
 }
 
@@ -297,6 +378,9 @@ func (c Constraints) Permits(n Name) bool {
 		return true
 	}
 	if n.Kind == IPAddress {
+		if c.noAddresses {
+			return false
+		}
 		if len(c.Ranges) == 0 && len(c.Domains) > 0 {
 			// Only DNS constraints present: IP SANs are unconstrained.
 			return true
@@ -335,6 +419,9 @@ func (c Constraints) String() string {
 	parts := append([]string(nil), c.Domains...)
 	for _, r := range c.Ranges {
 		parts = append(parts, r.String())
+	}
+	if c.noAddresses {
+		parts = append(parts, "no IP addresses")
 	}
 	return strings.Join(parts, ", ")
 }

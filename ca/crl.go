@@ -21,7 +21,8 @@ type CRLRequest struct {
 	Entries []x509.RevocationListEntry
 }
 
-// SignCRL returns a CRL (DER) signed by the root for req, as `openssl crl`
+// SignCRL returns a CRL (DER) signed by the root (or the intermediate CA
+// the Authority is backed by) for req, as `openssl crl`
 // and `openssl verify -crl_check` read it. The root needs the cRLSign key
 // usage, which every root devca creates has; an adopted root without it
 // cannot sign a CRL.
@@ -31,8 +32,8 @@ func (a *Authority) SignCRL(req CRLRequest) ([]byte, error) {
 		return nil, errors.New("signing CRL: the CRL number must be positive")
 	case req.ThisUpdate.IsZero() || !req.NextUpdate.After(req.ThisUpdate):
 		return nil, errors.New("signing CRL: nextUpdate must come after thisUpdate")
-	case a.Cert.KeyUsage != 0 && a.Cert.KeyUsage&x509.KeyUsageCRLSign == 0:
-		return nil, errors.New("signing CRL: the root certificate lacks the cRLSign key usage, so no client would accept a CRL it signed")
+	case a.IssuerCert().KeyUsage != 0 && a.IssuerCert().KeyUsage&x509.KeyUsageCRLSign == 0:
+		return nil, fmt.Errorf("signing CRL: the %s certificate lacks the cRLSign key usage, so no client would accept a CRL it signed", a.issuerName())
 	}
 	signer, err := a.Signer()
 	if err != nil {
@@ -41,7 +42,7 @@ func (a *Authority) SignCRL(req CRLRequest) ([]byte, error) {
 	der, err := x509.CreateRevocationList(a.rand, &x509.RevocationList{
 		Number: req.Number, ThisUpdate: req.ThisUpdate.UTC(), NextUpdate: req.NextUpdate.UTC(),
 		RevokedCertificateEntries: req.Entries,
-	}, a.Cert, signer)
+	}, a.IssuerCert(), signer)
 	if err != nil {
 		return nil, fmt.Errorf("signing CRL: %w", err)
 	}

@@ -208,6 +208,9 @@ func (a *Authority) ExportP12Unencrypted() ([]byte, error) {
 }
 
 func (a *Authority) exportP12(enc *pkcs12.Encoder, password string) ([]byte, error) {
+	if a.issuer != nil {
+		return nil, ErrNoRootKey
+	}
 	key, err := a.Signer()
 	if err != nil {
 		return nil, err

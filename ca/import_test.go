@@ -55,7 +55,7 @@ func TestExportImportP12(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	leafP12, err := encodeP12(leaf, src.Cert, "changeit", false)
+	leafP12, err := encodeP12(leaf, []*x509.Certificate{src.Cert}, "changeit", false)
 	if err != nil {
 		t.Fatal(err)
 	}

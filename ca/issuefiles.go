@@ -38,7 +38,7 @@ type Issuance struct {
 	Issued
 	Leaf *Leaf
 	// CertPEM is the certificate as written to CertFile: the leaf, and the
-	// root after it with Files.FullChain.
+	// chain up to the root after it with Files.FullChain.
 	CertPEM []byte
 	// Warnings describe how names were read (a request without SANs
 	// certified for its common name), for the caller to show.
@@ -121,7 +121,7 @@ func (a *Authority) SignCSR(req CSRRequest, out Files) (*Issuance, error) {
 func (a *Authority) publishLeaf(leaf *Leaf, req LeafRequest, out Files, csrFile string) (*Issuance, error) {
 	certPEM := leaf.CertPEM
 	if out.FullChain {
-		certPEM = slices.Concat(certPEM, a.CertPEM)
+		certPEM = slices.Concat(certPEM, a.chainPEM())
 	}
 	var files []outputFile
 	if out.CertFile != "" {
@@ -133,7 +133,7 @@ func (a *Authority) publishLeaf(leaf *Leaf, req LeafRequest, out Files, csrFile 
 		out.KeyFile = ""
 	}
 	if out.P12File != "" {
-		p12, err := encodeP12(leaf, a.Cert, out.P12Password, out.P12Legacy)
+		p12, err := encodeP12(leaf, a.chainCerts(), out.P12Password, out.P12Legacy)
 		if err != nil {
 			return nil, err
 		}

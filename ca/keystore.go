@@ -258,6 +258,9 @@ func loadCurrentKey(dir string, meta Meta, sec Secrets) (crypto.Signer, error) {
 // switch, the old key stays in use. Warnings describe old copies that could
 // not be removed.
 func (a *Authority) MoveKey(to KeyStorage, sec Secrets) (warnings []string, err error) {
+	if a.issuer != nil {
+		return nil, ErrNoRootKey
+	}
 	key, err := a.Signer()
 	if err != nil {
 		return nil, err

@@ -75,6 +75,14 @@ func (l *Leaf) TLSCertificate() (tls.Certificate, error) {
 	return tls.Certificate{Certificate: [][]byte{l.Cert.Raw}, PrivateKey: l.Key, Leaf: l.Cert}, nil
 }
 
+// issuerName says which certificate signs, for messages.
+func (a *Authority) issuerName() string {
+	if a.issuer != nil {
+		return "intermediate CA"
+	}
+	return "root"
+}
+
 // ConstraintError reports a name the root's name constraints do not permit.
 type ConstraintError struct {
 	Name        Name
@@ -107,12 +115,13 @@ func (a *Authority) Issue(req LeafRequest) (*Leaf, error) {
 		return nil, fmt.Errorf("validity of %s is not from a minute to %d days, or is given in days too", req.Lifetime, MaxLeafDays)
 	}
 	now := a.now()
-	if !now.Before(a.Cert.NotAfter) {
-		return nil, fmt.Errorf("the root certificate expired on %s", a.Cert.NotAfter.UTC().Format(time.DateOnly))
+	parent, what := a.IssuerCert(), a.issuerName()
+	if !now.Before(parent.NotAfter) {
+		return nil, fmt.Errorf("the %s certificate expired on %s", what, parent.NotAfter.UTC().Format(time.DateOnly))
 	}
-	if !req.NotBefore.IsZero() && (req.Lifetime == 0 || !req.NotBefore.Before(a.Cert.NotAfter)) {
-		return nil, fmt.Errorf("a start of validity (%s) needs a lifetime and must be before the root expires (%s)",
-			req.NotBefore.UTC().Format(time.RFC3339), a.Cert.NotAfter.UTC().Format(time.RFC3339))
+	if !req.NotBefore.IsZero() && (req.Lifetime == 0 || !req.NotBefore.Before(parent.NotAfter)) {
+		return nil, fmt.Errorf("a start of validity (%s) needs a lifetime and must be before the %s expires (%s)",
+			req.NotBefore.UTC().Format(time.RFC3339), what, parent.NotAfter.UTC().Format(time.RFC3339))
 	}
 	signer, err := a.Signer()
 	if err != nil {
@@ -142,7 +151,7 @@ func (a *Authority) Issue(req LeafRequest) (*Leaf, error) {
 	if err != nil {
 		return nil, err
 	}
-	der, err := x509.CreateCertificate(a.rand, tmpl, a.Cert, pub, signer)
+	der, err := x509.CreateCertificate(a.rand, tmpl, parent, pub, signer)
 	if err != nil {
 		return nil, fmt.Errorf("signing certificate: %w", err)
 	}
@@ -170,11 +179,12 @@ func (a *Authority) leafTemplate(req LeafRequest, pub crypto.PublicKey, now time
 		notBefore = req.NotBefore
 	}
 	notAfter := notBefore.Add(lifetime)
-	if notAfter.After(a.Cert.NotAfter) {
-		notAfter = a.Cert.NotAfter
+	parent := a.IssuerCert()
+	if notAfter.After(parent.NotAfter) {
+		notAfter = parent.NotAfter
 	}
-	if notBefore.Before(a.Cert.NotBefore) {
-		notBefore = a.Cert.NotBefore
+	if notBefore.Before(parent.NotBefore) {
+		notBefore = parent.NotBefore
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,

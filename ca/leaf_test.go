@@ -384,7 +384,8 @@ func TestIssueConstraintErrorBeforeSigning(t *testing.T) {
 	}
 }
 
-// forgeLeaf signs a leaf with the CA key directly, skipping Issue's checks,
+// forgeLeaf signs a leaf with the CA key (the root's, or the intermediate's
+// the Authority signs with) directly, skipping Issue's checks,
 // as someone who stole the key would.
 func forgeLeaf(t *testing.T, a *Authority, tmpl *x509.Certificate) *x509.Certificate {
 	t.Helper()
@@ -392,7 +393,7 @@ func forgeLeaf(t *testing.T, a *Authority, tmpl *x509.Certificate) *x509.Certifi
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := ecdsa.GenerateKey(a.Cert.PublicKey.(*ecdsa.PublicKey).Curve, rand.Reader)
+	key, err := ecdsa.GenerateKey(a.IssuerCert().PublicKey.(*ecdsa.PublicKey).Curve, rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +403,7 @@ func forgeLeaf(t *testing.T, a *Authority, tmpl *x509.Certificate) *x509.Certifi
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
 	tmpl.BasicConstraintsValid = true
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.Cert, key.Public(), signer)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.IssuerCert(), key.Public(), signer)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func TestCheckP12Password(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		data, err := encodeP12(leaf, auth.Cert, tc.password, false)
+		data, err := encodeP12(leaf, []*x509.Certificate{auth.Cert}, tc.password, false)
 		if err != nil {
 			t.Fatalf("EncodeP12(%q): %v", tc.password, err)
 		}

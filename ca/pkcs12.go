@@ -34,11 +34,11 @@ func CheckP12Password(password string) error {
 	return nil
 }
 
-// encodeP12 bundles a leaf, its key and the root into a password-protected
+// encodeP12 bundles a leaf, its key and the chain up to the root into a password-protected
 // PKCS#12 file. Modern encryption (AES-256-CBC, PBKDF2) is the default;
 // legacy asks for 3DES and SHA-1, which macOS Keychain before 15, older
 // Windows and Android need.
-func encodeP12(leaf *Leaf, root *x509.Certificate, password string, legacy bool) ([]byte, error) {
+func encodeP12(leaf *Leaf, chain []*x509.Certificate, password string, legacy bool) ([]byte, error) {
 	if leaf.Key == nil {
 		return nil, errors.New("a PKCS#12 file needs the private key, which devca does not have for a signed request")
 	}
@@ -49,7 +49,7 @@ func encodeP12(leaf *Leaf, root *x509.Certificate, password string, legacy bool)
 	if legacy {
 		enc = pkcs12.LegacyDES
 	}
-	data, err := enc.Encode(leaf.Key, leaf.Cert, []*x509.Certificate{root}, password)
+	data, err := enc.Encode(leaf.Key, leaf.Cert, chain, password)
 	if err != nil {
 		return nil, fmt.Errorf("encoding PKCS#12: %w", err)
 	}

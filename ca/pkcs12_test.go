@@ -2,6 +2,7 @@ package ca
 
 import (
 	"crypto"
+	"crypto/x509"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,7 +29,7 @@ func TestEncodeP12(t *testing.T) {
 			{"legacy empty password", true, ""},
 		} {
 			t.Run("ok/"+string(kt)+"/"+tc.name, func(t *testing.T) {
-				data, err := encodeP12(leaf, a.Cert, tc.password, tc.legacy)
+				data, err := encodeP12(leaf, []*x509.Certificate{a.Cert}, tc.password, tc.legacy)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -58,7 +59,7 @@ func TestEncodeP12(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := encodeP12(&Leaf{Cert: leaf.Cert, CertPEM: leaf.CertPEM}, a.Cert, DefaultP12Password, false); err == nil {
+		if _, err := encodeP12(&Leaf{Cert: leaf.Cert, CertPEM: leaf.CertPEM}, []*x509.Certificate{a.Cert}, DefaultP12Password, false); err == nil {
 			t.Error("EncodeP12 without a key succeeded")
 		}
 	})
@@ -85,7 +86,7 @@ func TestEncodeP12OpenSSL(t *testing.T) {
 		legacy bool
 	}{{"ok/modern", false}, {"ok/legacy", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			data, err := encodeP12(leaf, a.Cert, DefaultP12Password, tc.legacy)
+			data, err := encodeP12(leaf, []*x509.Certificate{a.Cert}, DefaultP12Password, tc.legacy)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -69,6 +69,8 @@ func newACMECommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "dns-server", Usage: "look names up (and dns-01 TXT records) at `HOST[:PORT]` instead of the system resolver"},
 			&cli.StringFlag{Name: "lifetime", Usage: "certificate lifetime of the default profile, as `DURATION` (7d, 36h); the shortlived profile issues for at most 1d", Value: "7d"},
 			&cli.StringFlag{Name: "db", Usage: "keep the server's state in `FILE` (default acme.db in the CA home), or in PostgreSQL at a postgres:// URL, which several servers can share"},
+			&cli.BoolFlag{Name: "intermediate", Usage: "sign with a short-lived intermediate CA issued by the root at start and renewed while running, not with the root key"},
+			&cli.StringFlag{Name: "ca-dir", Usage: "sign with the intermediate CA in `DIR`, written by 'devca intermediate issue', without any root key on this machine"},
 		},
 		Action: func(c *cli.Context) error { return runACME(c, e) },
 	}
@@ -84,6 +86,9 @@ type acmeOptions struct {
 	dnsServer   string
 	lifetime    time.Duration
 	db          string
+	// intermediate and caDir choose an intermediate CA (see intermediateCA).
+	intermediate bool
+	caDir        string
 }
 
 func parseACMEOptions(c *cli.Context, e *env) (*acmeOptions, error) {
@@ -94,7 +99,8 @@ func parseACMEOptions(c *cli.Context, e *env) (*acmeOptions, error) {
 	if len(args) > 0 {
 		return nil, usageErrorf("acme takes no arguments, got %q", args)
 	}
-	o := &acmeOptions{httpPort: c.Int("http-port"), tlsPort: c.Int("tls-port"), dnsServer: c.String("dns-server"), db: c.String("db")}
+	o := &acmeOptions{httpPort: c.Int("http-port"), tlsPort: c.Int("tls-port"), dnsServer: c.String("dns-server"), db: c.String("db"),
+		intermediate: c.Bool("intermediate"), caDir: c.String("ca-dir")}
 	addr := c.String("addr")
 	host, portStr, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -138,6 +144,9 @@ func parseACMEOptions(c *cli.Context, e *env) (*acmeOptions, error) {
 	}
 	if o.lifetime < time.Hour || o.lifetime > ca.MaxLeafDays*24*time.Hour {
 		return nil, usageErrorf("invalid --lifetime %q: use 1h to %dd", c.String("lifetime"), ca.MaxLeafDays)
+	}
+	if err := o.checkIntermediate(c.String("lifetime")); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
@@ -200,19 +209,41 @@ func runACME(c *cli.Context, e *env) (err error) {
 	}()
 	base := o.baseURL(serve.Port(lns))
 
-	auth, err := loadOrCreateCA(e)
-	if err != nil {
-		return err
+	var auth *ca.Authority
+	var inter *intermediateCA
+	if o.caDir != "" {
+		if inter, err = loadIntermediateCA(e, o); err != nil {
+			return err
+		}
+	} else {
+		if auth, err = loadOrCreateCA(e); err != nil {
+			return err
+		}
+		// A key behind a passphrase is unlocked now, not at the first order.
+		if _, err := auth.Signer(); err != nil {
+			return fmt.Errorf("unlocking the root key: %w", err)
+		}
+		if o.intermediate {
+			if inter, err = newIntermediateCA(e, o, auth); err != nil {
+				return err
+			}
+		}
 	}
-	// A key behind a passphrase is unlocked now, not at the first order.
-	if _, err := auth.Signer(); err != nil {
-		return fmt.Errorf("unlocking the root key: %w", err)
+	var getCert func(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	if inter != nil {
+		auth = inter.auth()
+		if err := inter.renewServerCert(e, o, base); err != nil {
+			return err
+		}
+		getCert = inter.getCertificate
+	} else {
+		cert, err := acmeCertificate(e, auth, o, base)
+		if err != nil {
+			return err
+		}
+		getCert = func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil }
 	}
-	cert, err := acmeCertificate(e, auth, o, base)
-	if err != nil {
-		return err
-	}
-	srv.TLSConfig = serve.TLSConfig(func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &cert, nil })
+	srv.TLSConfig = serve.TLSConfig(getCert)
 
 	st, nonces, dbPath, err := openACMEStore(c.Context, o.db, auth.Dir)
 	if err != nil {
@@ -229,8 +260,9 @@ func runACME(c *cli.Context, e *env) (err error) {
 	if err != nil {
 		return err
 	}
+	issuer := caissuer.New(auth)
 	front, err := wfe.New(wfe.Config{
-		BaseURL: base, Store: st, Nonces: nonces, Issuer: caissuer.New(auth),
+		BaseURL: base, Store: st, Nonces: nonces, Issuer: issuer,
 		Validator: validator,
 		Profiles:  o.profiles(),
 		Log:       slog.New(slog.NewTextHandler(e.warningWriter(), &slog.HandlerOptions{ReplaceAttr: dropTime})),
@@ -258,6 +290,10 @@ func runACME(c *cli.Context, e *env) (err error) {
 	}
 	e.notef("listening on %s", strings.Join(addrs, " and "))
 	e.notef("issuing from the CA in %q, state in %q; validating http-01 on port %d, tls-alpn-01 on port %d", auth.Dir, dbPath, o.httpPort, o.tlsPort)
+	if inter != nil {
+		inter.note(e)
+		go inter.keepRenewed(ctx, e, o, base, issuer)
+	}
 	if err := srv.Run(ctx); err != nil {
 		return fmt.Errorf("serving ACME: %w", err)
 	}
@@ -316,16 +352,9 @@ func printClientLines(w io.Writer, dirURL, rootFile string) {
 // serve gets its own: for the loopback names, the listen host and the host of
 // the base URL.
 func acmeCertificate(e *env, auth *ca.Authority, o *acmeOptions, base string) (tls.Certificate, error) {
-	inputs := []string{"localhost", "127.0.0.1", "::1"}
-	if h := o.host; h != "" && h != "localhost" && !isUnspecified(h) {
-		inputs = append(inputs, h)
-	}
-	if u, err := url.Parse(base); err == nil {
-		inputs = append(inputs, u.Hostname())
-	}
-	names, _, err := ca.ParseNames(dedupe(inputs))
+	names, err := acmeNames(o, base)
 	if err != nil {
-		return tls.Certificate{}, &usageError{err: withHints(err, "check the --addr and --external-url hosts")}
+		return tls.Certificate{}, err
 	}
 	leaf, err := serve.LeafCertificate(auth, names, time.Now())
 	if err != nil {
@@ -342,6 +371,23 @@ func acmeCertificate(e *env, auth *ca.Authority, o *acmeOptions, base string) (t
 		e.warnf("the certificate is not cached in the CA home (%v): it lives in memory for this run", leaf.NotSaved)
 	}
 	return leaf.Cert, nil
+}
+
+// acmeNames are the names of the server's own certificate: the loopback
+// names, the listen host and the host of the base URL.
+func acmeNames(o *acmeOptions, base string) (ca.Names, error) {
+	inputs := []string{"localhost", "127.0.0.1", "::1"}
+	if h := o.host; h != "" && h != "localhost" && !isUnspecified(h) {
+		inputs = append(inputs, h)
+	}
+	if u, err := url.Parse(base); err == nil {
+		inputs = append(inputs, u.Hostname())
+	}
+	names, _, err := ca.ParseNames(dedupe(inputs))
+	if err != nil {
+		return nil, &usageError{err: withHints(err, "check the --addr and --external-url hosts")}
+	}
+	return names, nil
 }
 
 // testOnlyACMELoopback makes the validation authority resolve every name to

@@ -118,6 +118,7 @@ func newApp(e *env) *cli.App {
 			newRenewCommand(e),
 			newServeCommand(e),
 			newACMECommand(e),
+			newIntermediateCommand(e),
 			newHomeCommand(e),
 			newInfoCommand(e),
 			newKeyStorageCommand(e),

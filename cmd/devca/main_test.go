@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -98,6 +99,7 @@ func setTestHooks(getenv func(string) string) {
 	}
 	testOnlyNoLAN = getenv("DEVCA_TEST_NO_LAN") == "1"
 	testOnlyACMELoopback = getenv("DEVCA_TEST_ACME_LOOPBACK") == "1"
+	testOnlyIntermediateRenewal, _ = time.ParseDuration(getenv("DEVCA_TEST_INTERMEDIATE_RENEWAL"))
 }
 
 // fakeTools stand in for system tools in the trust scripts. Each works only

@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/devca/devca/ca"
@@ -33,18 +34,27 @@ import (
 
 // Issuer is a [wfe.Issuer] that signs with a devca CA. Create it with [New].
 type Issuer struct {
-	auth *ca.Authority
+	auth atomic.Pointer[ca.Authority]
 }
 
 var _ wfe.Issuer = (*Issuer)(nil)
 
-// New returns an Issuer that signs with auth.
-func New(auth *ca.Authority) *Issuer { return &Issuer{auth: auth} }
+// New returns an Issuer that signs with auth: the root, or an intermediate CA
+// (see [ca.Authority.WithIntermediate]).
+func New(auth *ca.Authority) *Issuer {
+	is := &Issuer{}
+	is.auth.Store(auth)
+	return is
+}
+
+// Replace makes the Issuer sign with auth from now on, such as a renewed
+// intermediate CA; requests under way finish with the one they started with.
+func (is *Issuer) Replace(auth *ca.Authority) { is.auth.Store(auth) }
 
 // CheckNames implements [wfe.Issuer]: names are DNS names, "*." wildcards and IP
 // addresses in text form.
 func (is *Issuer) CheckNames(names []string) error {
-	cons := is.auth.Constraints()
+	cons := is.auth.Load().Constraints()
 	var errs []error
 	for _, s := range names {
 		n, err := ca.ParseName(s)
@@ -70,7 +80,12 @@ func (is *Issuer) CheckNames(names []string) error {
 
 // Issue implements [wfe.Issuer]: it signs the CSR for exactly the request's names, valid
 // from NotBefore to NotAfter, records it in the CA home, and returns the leaf and the
-// root.
+// chain up to and including the root: the root alone, or the intermediate CA and the
+// root. RFC 8555 (section 9.1) asks only that each certificate certify the one before;
+// ACME servers on the public internet usually end before the root, and devca keeps the
+// root in, as it always has: clients accept it and verifiers skip it (RFC 8446, section
+// 4.4.2 lets a TLS server send it), and a fullchain.pem that ends at the root shows
+// which root to trust.
 func (is *Issuer) Issue(ctx context.Context, req wfe.IssueRequest) ([][]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -83,16 +98,21 @@ func (is *Issuer) Issue(ctx context.Context, req wfe.IssueRequest) ([][]byte, er
 	if err != nil {
 		return nil, wire.BadCSRProblem("%v", err)
 	}
-	root := is.auth.Cert
-	if req.NotAfter.After(root.NotAfter) || req.NotBefore.Before(root.NotBefore) {
-		// The CA would cut the leaf short to fit the root, which is not what the
-		// client asked for; refuse before anything is signed and recorded.
-		return nil, fmt.Errorf("the certificate would be valid %s to %s, beyond the root's %s to %s",
-			req.NotBefore.UTC().Format(time.RFC3339), req.NotAfter.UTC().Format(time.RFC3339),
-			root.NotBefore.UTC().Format(time.RFC3339), root.NotAfter.UTC().Format(time.RFC3339))
+	auth := is.auth.Load()
+	parent, what := auth.IssuerCert(), "root's"
+	if auth.Intermediate() != nil {
+		what = "intermediate CA's"
+	}
+	if req.NotAfter.After(parent.NotAfter) || req.NotBefore.Before(parent.NotBefore) {
+		// The CA would cut the leaf short to fit the CA certificate, which is
+		// not what the client asked for; refuse before anything is signed and
+		// recorded.
+		return nil, fmt.Errorf("the certificate would be valid %s to %s, beyond the %s %s to %s",
+			req.NotBefore.UTC().Format(time.RFC3339), req.NotAfter.UTC().Format(time.RFC3339), what,
+			parent.NotBefore.UTC().Format(time.RFC3339), parent.NotAfter.UTC().Format(time.RFC3339))
 	}
 	lifetime := req.NotAfter.Sub(req.NotBefore)
-	issued, err := is.auth.SignCSR(ca.CSRRequest{CSR: req.CSR, Names: names, Lifetime: lifetime, NotBefore: req.NotBefore}, ca.Files{})
+	issued, err := auth.SignCSR(ca.CSRRequest{CSR: req.CSR, Names: names, Lifetime: lifetime, NotBefore: req.NotBefore}, ca.Files{})
 	var ce *ca.ConstraintError
 	if errors.As(err, &ce) {
 		return nil, wire.RejectedIdentifierProblem("%v", err)
@@ -100,8 +120,7 @@ func (is *Issuer) Issue(ctx context.Context, req wfe.IssueRequest) ([][]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("signing certificate for %v: %w", names.Values(), err)
 	}
-	leaf := issued.Leaf.Cert
-	return [][]byte{leaf.Raw, is.auth.Cert.Raw}, nil
+	return append([][]byte{issued.Leaf.Cert.Raw}, auth.Chain()...), nil
 }
 
 // SignCRL implements [wfe.Issuer] with [ca.Authority.SignCRL].
@@ -109,5 +128,5 @@ func (is *Issuer) SignCRL(ctx context.Context, req wfe.CRLRequest) ([]byte, erro
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return is.auth.SignCRL(ca.CRLRequest{Number: req.Number, ThisUpdate: req.ThisUpdate, NextUpdate: req.NextUpdate, Entries: req.Entries})
+	return is.auth.Load().SignCRL(ca.CRLRequest{Number: req.Number, ThisUpdate: req.ThisUpdate, NextUpdate: req.NextUpdate, Entries: req.Entries})
 }

@@ -216,3 +216,50 @@ func TestSignCRL(t *testing.T) {
 		t.Errorf("entries %+v", crl.RevokedCertificateEntries)
 	}
 }
+
+// Backed by an intermediate CA, the Issuer returns the leaf, the intermediate and the
+// root; Replace switches to a renewed intermediate for the next order; an order past the
+// intermediate's end is refused.
+func TestIssueThroughIntermediate(t *testing.T) {
+	a := newTestCA(t)
+	ctx := context.Background()
+	auth := func() *ca.Authority {
+		t.Helper()
+		in, err := a.IssueIntermediate(ca.IntermediateRequest{Lifetime: 10 * 24 * time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := a.WithIntermediate(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	first, second := auth(), auth()
+	is := New(first)
+	nb := time.Now().Add(-time.Minute)
+	for _, b := range []*ca.Authority{first, second} {
+		is.Replace(b)
+		chain, err := is.Issue(ctx, wfe.IssueRequest{CSR: newCSR(t, []string{"app.test"}, nil), DNSNames: []string{"app.test"}, NotBefore: nb, NotAfter: nb.Add(7 * 24 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(chain) != 3 || !slices.Equal(chain[1], b.Intermediate().Raw) || !slices.Equal(chain[2], a.Cert.Raw) {
+			t.Fatalf("chain of %d certificates, want the leaf, this intermediate and the root", len(chain))
+		}
+		leaf, err := x509.ParseCertificate(chain[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		roots, inters := x509.NewCertPool(), x509.NewCertPool()
+		roots.AddCert(a.Cert)
+		inters.AddCert(b.Intermediate())
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters, DNSName: "app.test"}); err != nil {
+			t.Errorf("leaf does not verify through the intermediate: %v", err)
+		}
+	}
+	_, err := is.Issue(ctx, wfe.IssueRequest{CSR: newCSR(t, []string{"app.test"}, nil), DNSNames: []string{"app.test"}, NotBefore: nb, NotAfter: nb.Add(11 * 24 * time.Hour)})
+	if err == nil || !strings.Contains(err.Error(), "beyond the intermediate CA's") {
+		t.Errorf("Issue past the intermediate's end: %v", err)
+	}
+}
