@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/devca/devca/ca/acme/jws"
 	"github.com/devca/devca/ca/acme/store"
@@ -99,7 +100,7 @@ func (w *WFE) authorizationNow(ctx context.Context, id string) (*store.Authoriza
 	}
 	for _, ch := range az.Challenges {
 		if ch.Status == wire.StatusProcessing && az.Status == wire.StatusPending {
-			if err := w.startValidation(ctx, az, ch); err != nil {
+			if _, err := w.startValidation(ctx, az, ch); err != nil {
 				return nil, err
 			}
 		}
@@ -136,8 +137,24 @@ func (w *WFE) challenge(ctx context.Context, r *request) (*response, error) {
 			if err := w.cfg.Store.UpdateAuthorization(ctx, az); err != nil {
 				return nil, conflictOr(err, "starting validation")
 			}
-			if err := w.startValidation(ctx, az, az.Challenges[i]); err != nil {
+			done, err := w.startValidation(ctx, az, az.Challenges[i])
+			if err != nil {
 				return nil, err
+			}
+			// A validation on a dev network takes milliseconds: answering
+			// with its outcome spares the client a Retry-After of a second
+			// (bench/acme.sh measured lego at 1.19 s a certificate, 14x
+			// Caddy, which validates within the request). A slow one goes
+			// on in the background and the client polls as usual.
+			if done != nil {
+				select {
+				case <-done:
+					if fresh, err := w.cfg.Store.Authorization(ctx, az.ID); err == nil {
+						az = fresh
+					}
+				case <-time.After(challengeWait):
+				case <-ctx.Done():
+				}
 			}
 		}
 	}
@@ -149,33 +166,43 @@ func (w *WFE) challenge(ctx context.Context, r *request) (*response, error) {
 	return resp, nil
 }
 
+// challengeWait is how long a challenge's POST waits for the validation it
+// started before answering "processing".
+const challengeWait = 2 * time.Second
+
 // startValidation runs the Validator for a challenge in the background, once at a time
-// per challenge.
-func (w *WFE) startValidation(ctx context.Context, az *store.Authorization, ch store.Challenge) error {
+// per challenge. The channel it returns is closed once the outcome is recorded (or the
+// server stops); it is nil when the server is already stopping.
+func (w *WFE) startValidation(ctx context.Context, az *store.Authorization, ch store.Challenge) (<-chan struct{}, error) {
 	key := az.ID + "/" + ch.ID
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.inflight[key] || w.ctx.Err() != nil {
-		return nil
+	if done, ok := w.inflight[key]; ok {
+		return done, nil
+	}
+	if w.ctx.Err() != nil {
+		return nil, nil
 	}
 	a, err := w.cfg.Store.Account(ctx, az.AccountID)
 	if err != nil {
-		return fmt.Errorf("reading account for validation: %w", err)
+		return nil, fmt.Errorf("reading account for validation: %w", err)
 	}
 	k, err := jws.UnmarshalKey(a.Key)
 	if err != nil {
-		return fmt.Errorf("reading account key for validation: %w", err)
+		return nil, fmt.Errorf("reading account key for validation: %w", err)
 	}
 	keyAuth, err := jws.KeyAuthorization(ch.Token, k)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	w.inflight[key] = true
+	done := make(chan struct{})
+	w.inflight[key] = done
 	w.wg.Go(func() {
 		defer func() {
 			w.mu.Lock()
 			delete(w.inflight, key)
 			w.mu.Unlock()
+			close(done)
 		}()
 		vctx, cancel := context.WithTimeout(w.ctx, w.cfg.ValidationTimeout)
 		verr := w.cfg.Validator.Validate(vctx, ch.Type, az.Identifier.Value, ch.Token, keyAuth)
@@ -187,7 +214,7 @@ func (w *WFE) startValidation(ctx context.Context, az *store.Authorization, ch s
 			w.cfg.Log.Error("recording validation", "authorization", az.ID, "challenge", ch.ID, "err", err)
 		}
 	})
-	return nil
+	return done, nil
 }
 
 // recordValidation stores a validation's outcome: on success the challenge and the

@@ -248,3 +248,44 @@ func TestRestartKeepsState(t *testing.T) {
 		t.Fatalf("revocation lost across restart: %+v", crl.RevokedCertificateEntries)
 	}
 }
+
+// TestChallengeAnswersWithOutcome: a validation that finishes quickly is
+// answered in the challenge's own response, valid or invalid, so a client
+// need not sleep a Retry-After second before its first poll.
+func TestChallengeAnswersWithOutcome(t *testing.T) {
+	ts := newTestServer(t)
+	ts.validator.mu.Lock()
+	ts.validator.fail = map[string]error{"bad.test": errors.New("connection refused")}
+	ts.validator.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := newClient(t, ts)
+	if _, err := c.Register(ctx, &acme.Account{}, acme.AcceptTOS); err != nil {
+		t.Fatalf("Register: %v", err)
+	}
+	for _, tc := range []struct{ name, want string }{
+		{"good.test", acme.StatusValid},
+		{"bad.test", acme.StatusInvalid},
+	} {
+		o, err := c.AuthorizeOrder(ctx, acme.DomainIDs(tc.name))
+		if err != nil {
+			t.Fatalf("AuthorizeOrder(%s): %v", tc.name, err)
+		}
+		z, err := c.GetAuthorization(ctx, o.AuthzURLs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range z.Challenges {
+			if ch.Type != "http-01" {
+				continue
+			}
+			got, err := c.Accept(ctx, ch)
+			if err != nil {
+				t.Fatalf("Accept(%s): %v", tc.name, err)
+			}
+			if got.Status != tc.want {
+				t.Errorf("%s: the challenge's response says %q, want %q at once", tc.name, got.Status, tc.want)
+			}
+		}
+	}
+}

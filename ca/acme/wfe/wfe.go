@@ -214,7 +214,7 @@ type WFE struct {
 	wg     sync.WaitGroup
 
 	mu       sync.Mutex
-	inflight map[string]bool // authorization ID "/" challenge ID under validation
+	inflight map[string]chan struct{} // authorization ID "/" challenge ID under validation; closed when recorded
 
 	ordersPerPage int // ordersPerPage, smaller in tests
 }
@@ -266,7 +266,7 @@ func New(cfg Config) (*WFE, error) {
 		cfg:      cfg,
 		base:     strings.TrimSuffix(cfg.BaseURL, "/"),
 		nonces:   cfg.Nonces,
-		inflight: map[string]bool{},
+		inflight: map[string]chan struct{}{},
 
 		ordersPerPage: ordersPerPage,
 	}
