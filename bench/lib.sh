@@ -36,9 +36,12 @@ bench_cleanup() {
 serve_setup() {
 	local work=$1
 	say "building devca and the helpers in $work"
-	go build -o "$work/devca" ./cmd/devca
-	go build -o "$work/fileserver" ./bench/serve/fileserver
-	go build -o "$work/firstreq" ./bench/serve/firstreq
+	# devca as install.sh builds it (static, no cli docs generator, no
+	# symbol tables), and the bare server the same way, so start-up times
+	# compare what users run rather than a dynamically linked debug build.
+	CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs -ldflags "-s -w" -o "$work/devca" ./cmd/devca
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/fileserver" ./bench/serve/fileserver
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$work/firstreq" ./bench/serve/firstreq
 	# Binary, so that no server compresses it.
 	mkdir -p "$work/site"
 	head -c 1024 /dev/urandom >"$work/site/1k.bin"
