@@ -44,6 +44,9 @@ var (
 		bucketAccountAuthzs, bucketCerts, bucketRevoked, bucketEABKeys}
 )
 
+// ErrLocked is returned, wrapped, by [Open] when another process has the file open.
+var ErrLocked = errors.New("another process has it open")
+
 // lockTimeout bounds the wait for another process's lock on the file.
 const lockTimeout = 2 * time.Second
 
@@ -59,7 +62,7 @@ func Open(path string) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("opening ACME store %q: another process has it open", path)
+			return nil, fmt.Errorf("opening ACME store %q: %w", path, ErrLocked)
 		}
 		return nil, fmt.Errorf("opening ACME store %q: %w", path, err)
 	}
