@@ -71,8 +71,11 @@ func newACMECommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "db", Usage: "keep the server's state in `FILE` (default acme.db in the CA home), or in PostgreSQL at a postgres:// URL, which several servers can share"},
 			&cli.BoolFlag{Name: "intermediate", Usage: "sign with a short-lived intermediate CA issued by the root at start and renewed while running, not with the root key"},
 			&cli.StringFlag{Name: "ca-dir", Usage: "sign with the intermediate CA in `DIR`, written by 'devca intermediate issue', without any root key on this machine"},
+			&cli.BoolFlag{Name: "require-eab", Usage: "accept new accounts only with an external account binding key from 'devca acme eab create'"},
+			&cli.StringSliceFlag{Name: "allow", Usage: "issue only for names matching `PATTERN`: team.test, *.team.test (every name below it), 10.1.0.0/16; repeatable"},
 		},
-		Action: func(c *cli.Context) error { return runACME(c, e) },
+		Subcommands: []*cli.Command{newACMEEABCommand(e)},
+		Action:      func(c *cli.Context) error { return runACME(c, e) },
 	}
 }
 
@@ -89,6 +92,9 @@ type acmeOptions struct {
 	// intermediate and caDir choose an intermediate CA (see intermediateCA).
 	intermediate bool
 	caDir        string
+	// requireEAB and policy decide who may order what (see acme_eab.go).
+	requireEAB bool
+	policy     *caissuer.Policy
 }
 
 func parseACMEOptions(c *cli.Context, e *env) (*acmeOptions, error) {
@@ -147,6 +153,10 @@ func parseACMEOptions(c *cli.Context, e *env) (*acmeOptions, error) {
 	}
 	if err := o.checkIntermediate(c.String("lifetime")); err != nil {
 		return nil, err
+	}
+	o.requireEAB = c.Bool("require-eab")
+	if o.policy, err = caissuer.ParsePolicy(c.StringSlice("allow")); err != nil {
+		return nil, &usageError{err: withHints(fmt.Errorf("invalid --allow: %w", err), "use team.test, *.team.test or 10.1.0.0/16")}
 	}
 	return o, nil
 }
@@ -260,9 +270,10 @@ func runACME(c *cli.Context, e *env) (err error) {
 	if err != nil {
 		return err
 	}
-	issuer := caissuer.New(auth)
+	issuer := caissuer.New(auth).WithPolicy(o.policy)
 	front, err := wfe.New(wfe.Config{
-		BaseURL: base, Store: st, Nonces: nonces, Issuer: issuer,
+		RequireExternalAccountBinding: o.requireEAB,
+		BaseURL:                       base, Store: st, Nonces: nonces, Issuer: issuer,
 		Validator: validator,
 		Profiles:  o.profiles(),
 		Log:       slog.New(slog.NewTextHandler(e.warningWriter(), &slog.HandlerOptions{ReplaceAttr: dropTime})),
@@ -290,6 +301,12 @@ func runACME(c *cli.Context, e *env) (err error) {
 	}
 	e.notef("listening on %s", strings.Join(addrs, " and "))
 	e.notef("issuing from the CA in %q, state in %q; validating http-01 on port %d, tls-alpn-01 on port %d", auth.Dir, dbPath, o.httpPort, o.tlsPort)
+	if o.policy != nil {
+		e.notef("issuing only for %s", o.policy)
+	}
+	if o.requireEAB {
+		e.notef("new accounts need an external account binding key: 'devca acme eab create' makes one")
+	}
 	if inter != nil {
 		inter.note(e)
 		go inter.keepRenewed(ctx, e, o, base, issuer)

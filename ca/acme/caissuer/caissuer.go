@@ -5,8 +5,10 @@
 //
 // [Issuer.CheckNames] refuses, each as a [*wfe.NameError], every name that `devca issue`
 // would refuse ([ca.ParseName]) and every name outside the root's name constraints
-// ([ca.Authority.Constraints]), so that a refused name is reported at newOrder, naming
-// it, instead of failing at finalize.
+// ([ca.Authority.Constraints]) or outside the server's narrower [Policy], if it has one
+// ([Issuer.WithPolicy]), so that a refused name is reported at newOrder, naming it,
+// instead of failing at finalize. [Issuer.Issue] holds the request to the policy too (an
+// order created before the policy narrowed is refused at finalize).
 //
 // # What it signs
 //
@@ -34,7 +36,8 @@ import (
 
 // Issuer is a [wfe.Issuer] that signs with a devca CA. Create it with [New].
 type Issuer struct {
-	auth atomic.Pointer[ca.Authority]
+	auth   atomic.Pointer[ca.Authority]
+	policy *Policy // set before serving; nil allows every name the CA may certify
 }
 
 var _ wfe.Issuer = (*Issuer)(nil)
@@ -44,6 +47,13 @@ var _ wfe.Issuer = (*Issuer)(nil)
 func New(auth *ca.Authority) *Issuer {
 	is := &Issuer{}
 	is.auth.Store(auth)
+	return is
+}
+
+// WithPolicy makes the Issuer refuse names outside p (nil: none) and returns it. Call it
+// before the Issuer serves.
+func (is *Issuer) WithPolicy(p *Policy) *Issuer {
+	is.policy = p
 	return is
 }
 
@@ -70,6 +80,8 @@ func (is *Issuer) CheckNames(names []string) error {
 			err = fmt.Errorf("write it as %s", n.Value)
 		case !cons.Permits(n):
 			err = fmt.Errorf("outside the root's name constraints (permitted: %s)", cons)
+		case !is.policy.Allows(n):
+			err = fmt.Errorf("outside this server's name policy (allowed: %s)", is.policy)
 		}
 		if err != nil {
 			errs = append(errs, &wfe.NameError{Name: s, Err: err})
@@ -97,6 +109,11 @@ func (is *Issuer) Issue(ctx context.Context, req wfe.IssueRequest) ([][]byte, er
 	names, _, err := ca.ParseNames(inputs)
 	if err != nil {
 		return nil, wire.BadCSRProblem("%v", err)
+	}
+	for _, n := range names {
+		if !is.policy.Allows(n) {
+			return nil, wire.RejectedIdentifierProblem("%s is outside this server's name policy (allowed: %s)", n.Value, is.policy)
+		}
 	}
 	auth := is.auth.Load()
 	parent, what := auth.IssuerCert(), "root's"

@@ -30,12 +30,17 @@ var (
 	ErrConflict = errors.New("record changed since it was read")
 	// ErrKeyInUse is returned when an account key already belongs to another account.
 	ErrKeyInUse = errors.New("account key already in use")
+	// ErrEABKeyUnusable is returned by CreateAccount when the account's external account
+	// binding key is unknown, revoked, or already bound to an account.
+	ErrEABKeyUnusable = errors.New("external account key is unknown, revoked or already bound")
 )
 
 // Store keeps the ACME server's state. Implementations are safe for concurrent use.
 type Store interface {
 	// CreateAccount adds a, whose KeyThumbprint must not belong to another account
-	// (ErrKeyInUse).
+	// (ErrKeyInUse). When a.EABKeyID is set, the same transaction binds that external
+	// account key to a, which fails with ErrEABKeyUnusable (and adds nothing) if the key
+	// is unknown, revoked or bound already: a key binds at most one account.
 	CreateAccount(ctx context.Context, a *Account) error
 	// Account returns the account with the given ID.
 	Account(ctx context.Context, id string) (*Account, error)
@@ -76,6 +81,17 @@ type Store interface {
 	// RevokedCertificates returns every revoked certificate, for the CRL.
 	RevokedCertificates(ctx context.Context) ([]*Certificate, error)
 
+	// CreateEABKey adds an external account binding key; its KID must be new
+	// (ErrConflict).
+	CreateEABKey(ctx context.Context, k *EABKey) error
+	// EABKey returns the external account binding key with the given key ID.
+	EABKey(ctx context.Context, kid string) (*EABKey, error)
+	// ListEABKeys returns every external account binding key, oldest first.
+	ListEABKeys(ctx context.Context) ([]*EABKey, error)
+	// RevokeEABKey marks a key revoked at the given time, so that it binds no more
+	// accounts; revoking a revoked key keeps the first time. Unknown keys: ErrNotFound.
+	RevokeEABKey(ctx context.Context, kid string, at time.Time) error
+
 	// Close releases the store.
 	Close() error
 }
@@ -90,7 +106,23 @@ type Account struct {
 	Contact       []string
 	TermsAgreed   bool
 	CreatedAt     time.Time
+	EABKeyID      string // the external account binding key it was created with, if any
 }
+
+// EABKey is an external account binding key (RFC 8555 §7.3.4) that the operator hands to
+// one client: the client proves it holds Key by signing its account key with it.
+type EABKey struct {
+	KID       string
+	Key       []byte // the HMAC key
+	Note      string // what the operator wrote about whom it is for
+	CreatedAt time.Time
+	AccountID string    // the account it bound; empty while unused
+	BoundAt   time.Time // zero while unused
+	RevokedAt time.Time // zero unless revoked
+}
+
+// Revoked reports whether the key was revoked.
+func (k *EABKey) Revoked() bool { return !k.RevokedAt.IsZero() }
 
 // Order is an ACME order (RFC 8555 §7.1.3).
 type Order struct {

@@ -48,7 +48,8 @@ func (w *WFE) newAccount(ctx context.Context, r *request) (*response, error) {
 	if req.OnlyReturnExisting {
 		return nil, wire.AccountDoesNotExistProblem("no account has this key")
 	}
-	if err := w.checkExternalBinding(req.ExternalAccountBinding, r); err != nil {
+	eabKID, err := w.checkExternalBinding(ctx, req.ExternalAccountBinding, r)
+	if err != nil {
 		return nil, err
 	}
 	if w.cfg.TermsOfService != "" && !req.TermsOfServiceAgreed {
@@ -70,10 +71,13 @@ func (w *WFE) newAccount(ctx context.Context, r *request) (*response, error) {
 		return nil, err
 	}
 	a := &store.Account{ID: id, Status: wire.StatusValid, Key: key, KeyThumbprint: tp, Contact: contact,
-		TermsAgreed: req.TermsOfServiceAgreed, CreatedAt: w.cfg.Now()}
+		TermsAgreed: req.TermsOfServiceAgreed, CreatedAt: w.cfg.Now(), EABKeyID: eabKID}
 	if err := w.cfg.Store.CreateAccount(ctx, a); err != nil {
 		if errors.Is(err, store.ErrKeyInUse) { // created at the same moment by another request
 			return w.existingAccount(ctx, tp)
+		}
+		if errors.Is(err, store.ErrEABKeyUnusable) { // bound or revoked since it was read
+			return nil, wire.UnauthorizedProblem("externalAccountBinding key %q is revoked or bound to another account; ask the operator for a new one", eabKID)
 		}
 		return nil, fmt.Errorf("creating account: %w", err)
 	}
@@ -114,38 +118,51 @@ func checkContacts(contact []string) error {
 }
 
 // checkExternalBinding verifies the external account binding (RFC 8555 §7.3.4) when the
-// server requires one: a JWS by an HMAC key the operator handed out, over the account key.
-func (w *WFE) checkExternalBinding(eab wire.RawJSON, r *request) error {
-	if len(w.cfg.ExternalAccountKeys) == 0 {
-		return nil
+// server requires one: a JWS by an HMAC key the operator created in the store, over the
+// account key. It returns the key's ID, or "" when the server requires no binding (a
+// binding sent anyway is then ignored, as §7.3.4 allows). The key must be unrevoked and
+// unbound; the store binds it when it creates the account.
+func (w *WFE) checkExternalBinding(ctx context.Context, eab wire.RawJSON, r *request) (string, error) {
+	if !w.cfg.RequireExternalAccountBinding {
+		return "", nil
 	}
 	if len(eab) == 0 || string(eab) == "null" {
-		return wire.ExternalAccountRequiredProblem("this server requires externalAccountBinding with a key ID and HMAC key from its operator")
+		return "", wire.ExternalAccountRequiredProblem("this server requires externalAccountBinding with a key ID and HMAC key from its operator ('devca acme eab create')")
 	}
 	sig, err := jose.ParseSignedJSON(string(eab), []jose.SignatureAlgorithm{jose.HS256, jose.HS384, jose.HS512})
 	if err != nil || len(sig.Signatures) != 1 {
-		return wire.MalformedProblem("externalAccountBinding is not a JWS with an HMAC algorithm")
+		return "", wire.MalformedProblem("externalAccountBinding is not a JWS with an HMAC algorithm")
 	}
 	h := sig.Signatures[0].Protected
-	key, ok := w.cfg.ExternalAccountKeys[h.KeyID]
-	if !ok {
-		return wire.UnauthorizedProblem("externalAccountBinding key ID %q is unknown", h.KeyID)
+	key, err := w.cfg.Store.EABKey(ctx, h.KeyID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", wire.UnauthorizedProblem("externalAccountBinding key ID %q is unknown", h.KeyID)
+	case err != nil:
+		return "", fmt.Errorf("looking up external account key: %w", err)
 	}
 	if u, _ := h.ExtraHeaders["url"].(string); u != r.url {
-		return wire.MalformedProblem("externalAccountBinding url %q is not %q", u, r.url)
+		return "", wire.MalformedProblem("externalAccountBinding url %q is not %q", u, r.url)
 	}
 	if h.Nonce != "" {
-		return wire.MalformedProblem("externalAccountBinding must not have a nonce")
+		return "", wire.MalformedProblem("externalAccountBinding must not have a nonce")
 	}
-	payload, err := sig.Verify(key)
+	payload, err := sig.Verify(key.Key)
 	if err != nil {
-		return wire.UnauthorizedProblem("externalAccountBinding signature does not verify with key %q", h.KeyID)
+		return "", wire.UnauthorizedProblem("externalAccountBinding signature does not verify with key %q", h.KeyID)
 	}
 	bound, err := jws.UnmarshalKey(payload)
 	if err != nil || !jws.SameKey(bound, r.key) {
-		return wire.MalformedProblem("externalAccountBinding does not bind this account's key")
+		return "", wire.MalformedProblem("externalAccountBinding does not bind this account's key")
 	}
-	return nil
+	// Said only to whoever holds the HMAC key.
+	switch {
+	case key.Revoked():
+		return "", wire.UnauthorizedProblem("externalAccountBinding key %q was revoked; ask the operator for a new one", h.KeyID)
+	case key.AccountID != "":
+		return "", wire.UnauthorizedProblem("externalAccountBinding key %q is bound to another account already; a key binds one account", h.KeyID)
+	}
+	return h.KeyID, nil
 }
 
 // account returns, updates or deactivates the requester's own account (RFC 8555 §7.3.2,

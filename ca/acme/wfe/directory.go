@@ -9,7 +9,7 @@ import (
 func (w *WFE) directory(*http.Request) (*response, error) {
 	meta := &wire.DirectoryMeta{
 		TermsOfService:          w.cfg.TermsOfService,
-		ExternalAccountRequired: len(w.cfg.ExternalAccountKeys) > 0,
+		ExternalAccountRequired: w.cfg.RequireExternalAccountBinding,
 		Profiles:                map[string]string{},
 	}
 	for name, p := range w.cfg.Profiles {

@@ -12,11 +12,13 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/acme"
 
+	"github.com/devca/devca/ca/acme/store"
 	"github.com/devca/devca/ca/acme/wire"
 )
 
@@ -250,11 +252,23 @@ func TestOrdersListPages(t *testing.T) {
 }
 
 // TestExternalAccountBinding checks newAccount when the server requires external account
-// binding (RFC 8555 §7.3.4).
+// binding (RFC 8555 §7.3.4) with keys kept in the store: the directory says so, a missing,
+// unknown or wrongly signed binding is refused and creates nothing, a key binds one
+// account (also after a restart), and a revoked key binds none.
 func TestExternalAccountBinding(t *testing.T) {
 	hmacKey := []byte("0123456789abcdef0123456789abcdef")
-	ts := newTestServerWith(t, func(c *Config) { c.ExternalAccountKeys = map[string][]byte{"kid-1": hmacKey} })
+	ts := newTestServerWith(t, func(c *Config) { c.RequireExternalAccountBinding = true })
 	ctx := testContext(t)
+	st := func() store.Store { return ts.wfe.cfg.Store }
+	for _, kid := range []string{"kid-1", "kid-2", "kid-3"} {
+		if err := st().CreateEABKey(ctx, &store.EABKey{KID: kid, Key: hmacKey, CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir, err := (&acme.Client{DirectoryURL: ts.URL + pathDirectory, HTTPClient: ts.Client()}).Discover(ctx)
+	if err != nil || !dir.ExternalAccountRequired {
+		t.Fatalf("directory meta externalAccountRequired = %v (%v), want true", dir.ExternalAccountRequired, err)
+	}
 	register := func(eab *acme.ExternalAccountBinding) (*acme.Client, error) {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
@@ -264,29 +278,102 @@ func TestExternalAccountBinding(t *testing.T) {
 		_, err = c.Register(ctx, &acme.Account{ExternalAccountBinding: eab}, acme.AcceptTOS)
 		return c, err
 	}
-	for _, tc := range []struct {
-		name string
-		eab  *acme.ExternalAccountBinding
-		want string
-	}{
-		{"missing", nil, "externalAccountRequired"},
-		{"unknown kid", &acme.ExternalAccountBinding{KID: "kid-2", Key: hmacKey}, "unauthorized"},
-		{"wrong MAC", &acme.ExternalAccountBinding{KID: "kid-1", Key: []byte("another key, of the same length.")}, "unauthorized"},
-	} {
-		c, err := register(tc.eab)
-		if got := problemType(err); got != tc.want {
-			t.Errorf("%s: Register = %v, want %s", tc.name, err, tc.want)
+	refused := func(name string, eab *acme.ExternalAccountBinding, want string) {
+		t.Helper()
+		c, err := register(eab)
+		if got := problemType(err); got != want {
+			t.Errorf("%s: Register = %v, want %s", name, err, want)
 		}
 		if _, err := c.GetReg(ctx, ""); !errors.Is(err, acme.ErrNoAccount) {
-			t.Errorf("%s: an account exists after the refusal (%v)", tc.name, err)
+			t.Errorf("%s: an account exists after the refusal (%v)", name, err)
 		}
 	}
+	refused("missing", nil, "externalAccountRequired")
+	refused("unknown kid", &acme.ExternalAccountBinding{KID: "kid-9", Key: hmacKey}, "unauthorized")
+	refused("wrong MAC", &acme.ExternalAccountBinding{KID: "kid-1", Key: []byte("another key, of the same length.")}, "unauthorized")
+
 	c, err := register(&acme.ExternalAccountBinding{KID: "kid-1", Key: hmacKey})
 	if err != nil {
 		t.Fatalf("Register with the right binding: %v", err)
 	}
 	if _, err := c.AuthorizeOrder(ctx, acme.DomainIDs("eab.test")); err != nil {
 		t.Fatalf("the bound account cannot order: %v", err)
+	}
+	if k, err := st().EABKey(ctx, "kid-1"); err != nil || k.AccountID == "" {
+		t.Fatalf("kid-1 after binding: %+v, %v; want it bound", k, err)
+	}
+	// The same account key again gets its account back, binding or not.
+	if _, err := c.Register(ctx, &acme.Account{ExternalAccountBinding: &acme.ExternalAccountBinding{KID: "kid-1", Key: hmacKey}}, acme.AcceptTOS); !errors.Is(err, acme.ErrAccountAlreadyExists) {
+		t.Errorf("registering the bound account's key again: %v, want its account", err)
+	}
+	refused("second account on kid-1", &acme.ExternalAccountBinding{KID: "kid-1", Key: hmacKey}, "unauthorized")
+	ts.stop(t)
+	ts.start(t)
+	refused("second account on kid-1 after a restart", &acme.ExternalAccountBinding{KID: "kid-1", Key: hmacKey}, "unauthorized")
+
+	if err := st().RevokeEABKey(ctx, "kid-2", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	refused("revoked kid-2", &acme.ExternalAccountBinding{KID: "kid-2", Key: hmacKey}, "unauthorized")
+	if _, err := register(&acme.ExternalAccountBinding{KID: "kid-3", Key: hmacKey}); err != nil {
+		t.Fatalf("an unused key after a restart: %v", err)
+	}
+}
+
+// TestExternalAccountBindingRace sends newAccount for one key from many account keys at
+// once: exactly one account is created.
+func TestExternalAccountBindingRace(t *testing.T) {
+	hmacKey := []byte("0123456789abcdef0123456789abcdef")
+	ts := newTestServerWith(t, func(c *Config) { c.RequireExternalAccountBinding = true })
+	ctx := testContext(t)
+	if err := ts.wfe.cfg.Store.CreateEABKey(ctx, &store.EABKey{KID: "kid", Key: hmacKey, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 6
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			c := &acme.Client{Key: key, DirectoryURL: ts.URL + pathDirectory, HTTPClient: ts.Client()}
+			_, errs[i] = c.Register(ctx, &acme.Account{ExternalAccountBinding: &acme.ExternalAccountBinding{KID: "kid", Key: hmacKey}}, acme.AcceptTOS)
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case problemType(err) != "unauthorized":
+			t.Errorf("Register: %v, want success or unauthorized", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d accounts bound one key, want 1", ok)
+	}
+}
+
+// TestExternalAccountBindingNotRequired checks that a server without the requirement says
+// so in its directory and ignores a binding it is sent (RFC 8555 §7.3.4).
+func TestExternalAccountBindingNotRequired(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := testContext(t)
+	dir, err := (&acme.Client{DirectoryURL: ts.URL + pathDirectory, HTTPClient: ts.Client()}).Discover(ctx)
+	if err != nil || dir.ExternalAccountRequired {
+		t.Fatalf("directory meta externalAccountRequired = %v (%v), want false", dir.ExternalAccountRequired, err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &acme.Client{Key: key, DirectoryURL: ts.URL + pathDirectory, HTTPClient: ts.Client()}
+	if _, err := c.Register(ctx, &acme.Account{ExternalAccountBinding: &acme.ExternalAccountBinding{KID: "nobody", Key: []byte("k")}}, acme.AcceptTOS); err != nil {
+		t.Fatalf("Register with an unneeded binding: %v", err)
 	}
 }
 

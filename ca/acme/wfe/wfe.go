@@ -148,9 +148,10 @@ type Config struct {
 	// TermsOfService is announced in the directory when set, and then accounts must
 	// agree to it.
 	TermsOfService string
-	// ExternalAccountKeys, when not empty, makes external account binding required
-	// (RFC 8555 §7.3.4): key ID to HMAC key.
-	ExternalAccountKeys map[string][]byte
+	// RequireExternalAccountBinding makes new accounts bind an external account key
+	// (RFC 8555 §7.3.4) from the store (store.Store.CreateEABKey): one the operator
+	// created, not revoked, and not yet bound to another account.
+	RequireExternalAccountBinding bool
 
 	// OrderLifetime is how long orders and authorizations stay usable; default 24h.
 	OrderLifetime time.Duration

@@ -9,7 +9,8 @@
 //
 // Records are kept as JSON, one bucket per record type, plus index buckets: account key
 // thumbprint to account, account to its orders in creation order, account and identifier
-// to authorizations, and revoked serials.
+// to authorizations, and revoked serials. External account binding keys are kept by key
+// ID, and bound in the transaction that creates their account.
 package boltstore
 
 import (
@@ -19,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -37,9 +39,13 @@ var (
 	bucketAccountAuthzs = []byte("account-authorizations")
 	bucketCerts         = []byte("certificates")
 	bucketRevoked       = []byte("revoked")
+	bucketEABKeys       = []byte("eab-keys")
 	allBuckets          = [][]byte{bucketAccounts, bucketAccountKeys, bucketOrders, bucketAccountOrders, bucketAuthzs,
-		bucketAccountAuthzs, bucketCerts, bucketRevoked}
+		bucketAccountAuthzs, bucketCerts, bucketRevoked, bucketEABKeys}
 )
+
+// ErrLocked is returned, wrapped, by [Open] when another process has the file open.
+var ErrLocked = errors.New("another process has it open")
 
 // lockTimeout bounds the wait for another process's lock on the file.
 const lockTimeout = 2 * time.Second
@@ -56,7 +62,7 @@ func Open(path string) (*Store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("opening ACME store %q: another process has it open", path)
+			return nil, fmt.Errorf("opening ACME store %q: %w", path, ErrLocked)
 		}
 		return nil, fmt.Errorf("opening ACME store %q: %w", path, err)
 	}
@@ -167,6 +173,24 @@ func (s *Store) CreateAccount(ctx context.Context, a *store.Account) error {
 		}
 		if err := keys.Put([]byte(a.KeyThumbprint), []byte(a.ID)); err != nil {
 			return fmt.Errorf("indexing account key: %w", err)
+		}
+		if a.EABKeyID != "" {
+			var k store.EABKey
+			if err := get(tx, bucketEABKeys, a.EABKeyID, &k); errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("binding external account key %q: %w", a.EABKeyID, store.ErrEABKeyUnusable)
+			} else if err != nil {
+				return err
+			}
+			if k.AccountID != "" || k.Revoked() {
+				return fmt.Errorf("binding external account key %q: %w", a.EABKeyID, store.ErrEABKeyUnusable)
+			}
+			k.AccountID, k.BoundAt = a.ID, a.CreatedAt
+			if k.BoundAt.IsZero() {
+				k.BoundAt = time.Now()
+			}
+			if err := put(tx, bucketEABKeys, k.KID, &k); err != nil {
+				return err
+			}
 		}
 		return create(tx, bucketAccounts, a.ID, a)
 	})
@@ -414,4 +438,54 @@ func (s *Store) RevokedCertificates(ctx context.Context) ([]*store.Certificate, 
 		return nil, fmt.Errorf("listing revoked certificates: %w", err)
 	}
 	return out, nil
+}
+
+// CreateEABKey implements [store.Store].
+func (s *Store) CreateEABKey(ctx context.Context, k *store.EABKey) error {
+	return s.write(ctx, func(tx *bolt.Tx) error { return create(tx, bucketEABKeys, k.KID, k) })
+}
+
+// EABKey implements [store.Store].
+func (s *Store) EABKey(ctx context.Context, kid string) (*store.EABKey, error) {
+	var k store.EABKey
+	err := s.read(ctx, func(tx *bolt.Tx) error { return get(tx, bucketEABKeys, kid, &k) })
+	if err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
+
+// ListEABKeys implements [store.Store].
+func (s *Store) ListEABKeys(ctx context.Context) ([]*store.EABKey, error) {
+	var out []*store.EABKey
+	err := s.read(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketEABKeys).ForEach(func(k, v []byte) error {
+			var key store.EABKey
+			if err := json.Unmarshal(v, &key); err != nil {
+				return fmt.Errorf("decoding %s %q: %w", bucketEABKeys, k, err)
+			}
+			out = append(out, &key)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing external account keys: %w", err)
+	}
+	slices.SortStableFunc(out, func(a, b *store.EABKey) int { return a.CreatedAt.Compare(b.CreatedAt) })
+	return out, nil
+}
+
+// RevokeEABKey implements [store.Store].
+func (s *Store) RevokeEABKey(ctx context.Context, kid string, at time.Time) error {
+	return s.write(ctx, func(tx *bolt.Tx) error {
+		var k store.EABKey
+		if err := get(tx, bucketEABKeys, kid, &k); err != nil {
+			return err
+		}
+		if k.Revoked() {
+			return nil
+		}
+		k.RevokedAt = at
+		return put(tx, bucketEABKeys, kid, &k)
+	})
 }

@@ -8,7 +8,7 @@
 // versions applied. Servers that start together migrate once (an advisory lock). A
 // database whose schema is newer than this build knows is refused with a
 // [*SchemaTooNewError] rather than written to. devca expects a database of its own: the
-// tables are named accounts, orders, authorizations, certificates, nonces and
+// tables are named accounts, orders, authorizations, certificates, nonces, eab_keys and
 // schema_version.
 //
 // One table per record type; the columns are what is looked up or compared (IDs, the
@@ -160,12 +160,31 @@ func (s *Store) CreateAccount(ctx context.Context, a *store.Account) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.db.Exec(ctx, "INSERT INTO accounts (id, version, key_thumbprint, data) VALUES ($1, $2, $3, $4)",
-		a.ID, a.Version, a.KeyThumbprint, data)
-	if err != nil {
-		return insertErr("account", a.ID, err)
-	}
-	return nil
+	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO accounts (id, version, key_thumbprint, data) VALUES ($1, $2, $3, $4)",
+			a.ID, a.Version, a.KeyThumbprint, data)
+		if err != nil {
+			return insertErr("account", a.ID, err)
+		}
+		if a.EABKeyID == "" {
+			return nil
+		}
+		boundAt := a.CreatedAt
+		if boundAt.IsZero() {
+			boundAt = time.Now()
+		}
+		// Of two accounts racing for one key, the second's UPDATE waits for the first
+		// to commit and then finds account_id set.
+		tag, err := tx.Exec(ctx, "UPDATE eab_keys SET account_id = $2, bound_at = $3 WHERE kid = $1 AND account_id IS NULL AND revoked_at IS NULL",
+			a.EABKeyID, a.ID, boundAt)
+		if err != nil {
+			return fmt.Errorf("binding external account key %q: %w", a.EABKeyID, err)
+		}
+		if tag.RowsAffected() != 1 {
+			return fmt.Errorf("binding external account key %q: %w", a.EABKeyID, store.ErrEABKeyUnusable)
+		}
+		return nil
+	})
 }
 
 // Account implements [store.Store].
@@ -393,4 +412,73 @@ func (s *Store) RevokedCertificates(ctx context.Context) ([]*store.Certificate, 
 		return nil, fmt.Errorf("listing revoked certificates: %w", err)
 	}
 	return out, nil
+}
+
+// CreateEABKey implements [store.Store].
+func (s *Store) CreateEABKey(ctx context.Context, k *store.EABKey) error {
+	_, err := s.db.Exec(ctx, "INSERT INTO eab_keys (kid, hmac_key, note, created_at) VALUES ($1, $2, $3, $4)",
+		k.KID, k.Key, k.Note, k.CreatedAt)
+	if err != nil {
+		return insertErr("external account key", k.KID, err)
+	}
+	return nil
+}
+
+const eabColumns = "kid, hmac_key, note, created_at, coalesce(account_id, ''), bound_at, revoked_at"
+
+func scanEABKey(row pgx.Row) (*store.EABKey, error) {
+	var k store.EABKey
+	var bound, revoked *time.Time
+	if err := row.Scan(&k.KID, &k.Key, &k.Note, &k.CreatedAt, &k.AccountID, &bound, &revoked); err != nil {
+		return nil, err
+	}
+	if bound != nil {
+		k.BoundAt = *bound
+	}
+	if revoked != nil {
+		k.RevokedAt = *revoked
+	}
+	return &k, nil
+}
+
+// EABKey implements [store.Store].
+func (s *Store) EABKey(ctx context.Context, kid string) (*store.EABKey, error) {
+	k, err := scanEABKey(s.db.QueryRow(ctx, "SELECT "+eabColumns+" FROM eab_keys WHERE kid = $1", kid))
+	if err != nil {
+		return nil, rowErr("external account key", kid, err)
+	}
+	return k, nil
+}
+
+// ListEABKeys implements [store.Store].
+func (s *Store) ListEABKeys(ctx context.Context) ([]*store.EABKey, error) {
+	rows, err := s.db.Query(ctx, "SELECT "+eabColumns+" FROM eab_keys ORDER BY created_at, kid")
+	if err != nil {
+		return nil, fmt.Errorf("listing external account keys: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.EABKey
+	for rows.Next() {
+		k, err := scanEABKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing external account keys: %w", err)
+		}
+		out = append(out, k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing external account keys: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeEABKey implements [store.Store].
+func (s *Store) RevokeEABKey(ctx context.Context, kid string, at time.Time) error {
+	tag, err := s.db.Exec(ctx, "UPDATE eab_keys SET revoked_at = coalesce(revoked_at, $2) WHERE kid = $1", kid, at)
+	if err != nil {
+		return fmt.Errorf("revoking external account key %q: %w", kid, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("revoking external account key %q: %w", kid, store.ErrNotFound)
+	}
+	return nil
 }

@@ -129,7 +129,7 @@ func TestMigrations(t *testing.T) {
 		if v := schemaVersion(t, url); v != SchemaVersion {
 			t.Fatalf("schema version %d after Open, want %d", v, SchemaVersion)
 		}
-		exec(t, url, "SELECT id, value, expires FROM nonces; SELECT id, key_thumbprint, data FROM accounts")
+		exec(t, url, "SELECT id, value, expires FROM nonces; SELECT id, key_thumbprint, data FROM accounts; SELECT kid, hmac_key, account_id, revoked_at FROM eab_keys")
 	})
 
 	t.Run("older database", func(t *testing.T) {

@@ -5,7 +5,9 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +27,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"valid authorizations", testValidAuthorizations},
 		{"order finalization", testOrderFinalization},
 		{"certificates", testCertificates},
+		{"external account keys", testEABKeys},
+		{"external account binding is exclusive", testEABBindOnce},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
@@ -292,5 +296,115 @@ func testOrderFinalization(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound)
 	if got, _ := s.Order(ctx, "o1"); got.CertificateSerial != "01" {
 		t.Fatalf("order records certificate %q, want 01", got.CertificateSerial)
+	}
+}
+
+func testEABKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	ks, err := s.ListEABKeys(ctx)
+	must(t, err)
+	if len(ks) != 0 {
+		t.Fatalf("ListEABKeys of an empty store = %v", ks)
+	}
+	k1 := &store.EABKey{KID: "kid-b", Key: []byte("0123456789abcdef0123456789abcdef"), Note: "ci runners", CreatedAt: now}
+	must(t, s.CreateEABKey(ctx, k1))
+	wantErr(t, s.CreateEABKey(ctx, &store.EABKey{KID: "kid-b", Key: []byte("x"), CreatedAt: now}), store.ErrConflict)
+	must(t, s.CreateEABKey(ctx, &store.EABKey{KID: "kid-a", Key: []byte("k2"), CreatedAt: now.Add(time.Second)}))
+
+	got, err := s.EABKey(ctx, "kid-b")
+	must(t, err)
+	if got.KID != "kid-b" || string(got.Key) != string(k1.Key) || got.Note != "ci runners" || !got.CreatedAt.Equal(now) ||
+		got.AccountID != "" || !got.BoundAt.IsZero() || got.Revoked() {
+		t.Fatalf("EABKey = %+v", got)
+	}
+	_, err = s.EABKey(ctx, "nope")
+	wantErr(t, err, store.ErrNotFound)
+
+	// Oldest first, whatever the key IDs.
+	ks, err = s.ListEABKeys(ctx)
+	must(t, err)
+	if len(ks) != 2 || ks[0].KID != "kid-b" || ks[1].KID != "kid-a" {
+		t.Fatalf("ListEABKeys = %+v, want kid-b then kid-a", ks)
+	}
+
+	// Binding: an account created with the key takes it, and it shows who.
+	must(t, s.CreateAccount(ctx, &store.Account{ID: "a1", KeyThumbprint: "tp1", EABKeyID: "kid-b", CreatedAt: now}))
+	got, err = s.EABKey(ctx, "kid-b")
+	must(t, err)
+	if got.AccountID != "a1" || got.BoundAt.IsZero() {
+		t.Fatalf("after binding, EABKey = %+v, want AccountID a1 and BoundAt set", got)
+	}
+	a, err := s.Account(ctx, "a1")
+	must(t, err)
+	if a.EABKeyID != "kid-b" {
+		t.Fatalf("Account.EABKeyID = %q, want kid-b", a.EABKeyID)
+	}
+	// A bound key binds no second account, and the refusal adds nothing.
+	wantErr(t, s.CreateAccount(ctx, &store.Account{ID: "a2", KeyThumbprint: "tp2", EABKeyID: "kid-b"}), store.ErrEABKeyUnusable)
+	_, err = s.Account(ctx, "a2")
+	wantErr(t, err, store.ErrNotFound)
+	_, err = s.AccountByKey(ctx, "tp2")
+	wantErr(t, err, store.ErrNotFound)
+	// Nor does an unknown key.
+	wantErr(t, s.CreateAccount(ctx, &store.Account{ID: "a3", KeyThumbprint: "tp3", EABKeyID: "unknown"}), store.ErrEABKeyUnusable)
+	_, err = s.AccountByKey(ctx, "tp3")
+	wantErr(t, err, store.ErrNotFound)
+
+	// A revoked key binds nothing; revoking again keeps the first time.
+	must(t, s.RevokeEABKey(ctx, "kid-a", now.Add(time.Hour)))
+	must(t, s.RevokeEABKey(ctx, "kid-a", now.Add(2*time.Hour)))
+	wantErr(t, s.RevokeEABKey(ctx, "nope", now), store.ErrNotFound)
+	got, err = s.EABKey(ctx, "kid-a")
+	must(t, err)
+	if !got.Revoked() || !got.RevokedAt.Equal(now.Add(time.Hour)) {
+		t.Fatalf("after revocation, EABKey = %+v, want RevokedAt %s", got, now.Add(time.Hour))
+	}
+	wantErr(t, s.CreateAccount(ctx, &store.Account{ID: "a4", KeyThumbprint: "tp4", EABKeyID: "kid-a"}), store.ErrEABKeyUnusable)
+	_, err = s.AccountByKey(ctx, "tp4")
+	wantErr(t, err, store.ErrNotFound)
+
+	// An account key in use is still ErrKeyInUse, and leaves the EAB key unbound.
+	must(t, s.CreateEABKey(ctx, &store.EABKey{KID: "kid-c", Key: []byte("k3"), CreatedAt: now.Add(2 * time.Second)}))
+	wantErr(t, s.CreateAccount(ctx, &store.Account{ID: "a5", KeyThumbprint: "tp1", EABKeyID: "kid-c"}), store.ErrKeyInUse)
+	got, err = s.EABKey(ctx, "kid-c")
+	must(t, err)
+	if got.AccountID != "" {
+		t.Fatalf("a refused account bound the key: %+v", got)
+	}
+}
+
+// testEABBindOnce races accounts for one key: exactly one gets it.
+func testEABBindOnce(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	must(t, s.CreateEABKey(ctx, &store.EABKey{KID: "kid", Key: []byte("k"), CreatedAt: now}))
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.CreateAccount(ctx, &store.Account{ID: fmt.Sprintf("a%d", i), KeyThumbprint: fmt.Sprintf("tp%d", i), EABKeyID: "kid"})
+		}()
+	}
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won >= 0:
+			t.Fatalf("accounts a%d and a%d both bound the key", won, i)
+		case err == nil:
+			won = i
+		case !errors.Is(err, store.ErrEABKeyUnusable):
+			t.Fatalf("a%d: %v, want ErrEABKeyUnusable", i, err)
+		}
+	}
+	if won < 0 {
+		t.Fatal("no account bound the key")
+	}
+	k, err := s.EABKey(ctx, "kid")
+	must(t, err)
+	if k.AccountID != fmt.Sprintf("a%d", won) {
+		t.Fatalf("the key names account %q, but a%d won", k.AccountID, won)
 	}
 }
