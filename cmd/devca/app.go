@@ -150,12 +150,11 @@ func newApp(e *env) *cli.App {
 func setUsageErrorHandler(cmd *cli.Command) {
 	cmd.OnUsageError = onUsageError
 	if action := cmd.Action; action != nil {
-		name := cmd.Name
 		cmd.Action = func(c *cli.Context) error {
 			err := action(c)
 			var usage *usageError
 			if errors.As(err, &usage) && len(hintsOf(err)) == 0 {
-				return &usageError{err: withHints(usage.err, fmt.Sprintf("run 'devca %s --help' for usage", name))}
+				return &usageError{err: withHints(usage.err, fmt.Sprintf("run '%s --help' for usage", commandPath(c)))}
 			}
 			return err
 		}
@@ -207,9 +206,17 @@ func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
 			msg += ": " + cause
 		}
 	}
-	name := "devca"
-	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
-		name = "devca " + c.Command.Name
+	return &usageError{err: withHints(errors.New(msg), fmt.Sprintf("run '%s --help' for usage", commandPath(c)))}
+}
+
+// commandPath is the command line that names c's command, subcommands with
+// their parents ("devca acme eab create"), for hints that point at its help.
+func commandPath(c *cli.Context) string {
+	if c == nil || c.Command == nil || c.Command.Name == "" || c.Command.Name == c.App.Name {
+		return "devca"
 	}
-	return &usageError{err: withHints(errors.New(msg), fmt.Sprintf("run '%s --help' for usage", name))}
+	if c.Command.HelpName != "" && strings.HasPrefix(c.Command.HelpName, c.App.Name+" ") {
+		return c.Command.HelpName
+	}
+	return "devca " + c.Command.Name
 }

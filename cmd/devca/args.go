@@ -26,7 +26,7 @@ func positionalArgs(c *cli.Context, rawArgs []string) ([]string, error) {
 		}
 	}
 	usage := func(format string, args ...any) error {
-		return &usageError{err: withHints(fmt.Errorf(format, args...), fmt.Sprintf("run 'devca %s --help' for usage", c.Command.Name))}
+		return &usageError{err: withHints(fmt.Errorf(format, args...), fmt.Sprintf("run '%s --help' for usage", commandPath(c)))}
 	}
 	var out []string
 	for i := 0; i < len(args); i++ {
