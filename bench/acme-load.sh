@@ -147,7 +147,7 @@ run_inner() {
 	# --- report ---
 	echo
 	echo "devca acme and Caddy $(caddy version | awk '{ print $1 }') acme_server under load, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores,"
-	echo "$(go version | awk '{ print $3 }'), PostgreSQL $("$pgbin/postgres" --version | awk '{ print $NF }'); $clients clients, $duration s per test"
+	echo "$(go version | awk '{ print $3 }'), PostgreSQL $("$pgbin/postgres" --version | awk '{ print $3 }'); $clients clients, $duration s per test"
 	echo
 	printf '%-26s %8s %8s %8s %7s %9s  %s\n' load certs/s "p50 ms" "p99 ms" errors "RSS MiB" "goal: errors 0"
 	for k in load_bolt load_pg load_caddy; do
