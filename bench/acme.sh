@@ -262,61 +262,22 @@ fi
 for tool in go lego caddy hyperfine curl openssl unshare ip; do
 	command -v "$tool" >/dev/null || die "$tool is not installed" "apt-get install golang lego caddy hyperfine curl openssl util-linux iproute2"
 done
-if unshare --net --mount true 2>/dev/null; then
-	ns=(unshare --net --mount)
-elif unshare --map-root-user --net --mount true 2>/dev/null; then
-	ns=(unshare --map-root-user --net --mount)
-else
-	die "cannot make a network namespace (unshare --net --mount)" "run it as root, or where user namespaces are allowed"
-fi
-
-real_home=${HOME:-/nonexistent}
-state() { # the trust store folders and the real devca home, one line per entry
-	for p in /etc/ssl/certs /usr/local/share/ca-certificates /etc/pki/ca-trust/source/anchors \
-		"$real_home/.local/share/devca" "$real_home/.local/share/caddy" "$real_home/.pki/nssdb"; do
-		if [ -e "$p" ]; then find "$p" -maxdepth 1 -exec stat -c '%n %s %Y' {} + 2>/dev/null; else echo "$p absent"; fi
-	done | sort
-}
+acme_netns
 
 cd "$(dirname "$0")/.."
 bench_workdir devca-bench-acme
 # hyperfine -N splits command lines at spaces.
 case $work in *[[:space:]\'\"\\]*) die "temporary folder $work has a space or quote in its name" "set TMPDIR to a plain path" ;; esac
-state >"$work/state.before"
+trust_state >"$work/trust.before"
 
 say "building devca and bench/acme/load in $work"
 CGO_ENABLED=0 go build -trimpath -o "$work/bin/devca" ./cmd/devca || die "building devca failed"
 CGO_ENABLED=0 go build -trimpath -o "$work/bin/load" ./bench/acme/load || die "building bench/acme/load failed"
 
-{
-	printf '127.0.0.1 localhost bench.test'
-	for i in $(seq 0 $((clients - 1))); do printf ' c%d.bench.test' "$i"; done
-	printf '\n::1 localhost\n'
-} >"$work/hosts"
-# Caddy's local CA serves ACME on 9443; its HTTP port moves off 80, where the
-# clients answer http-01, and it neither redirects nor installs its root.
-cat >"$work/Caddyfile" <<'EOF'
-{
-	admin off
-	skip_install_trust
-	auto_https disable_redirects
-	http_port 8080
-	https_port 9443
-}
-https://127.0.0.1:9443 {
-	tls internal
-	acme_server
-}
-EOF
+acme_hosts "$work/hosts" "bench.test" "$clients"
+caddy_acme_config "$work/Caddyfile"
 
 "${ns[@]}" "$0" "${opts[@]}" --inner "$work" || die "the benchmark did not finish (see above)"
 
-state >"$work/state.after"
-if cmp -s "$work/state.before" "$work/state.after"; then
-	echo "system trust stores and the real devca and caddy homes: unchanged"
-else
-	echo "WARNING: trust store folders changed during the run (Caddy runs with skip_install_trust;"
-	echo "another program on this machine may have changed them):"
-	diff "$work/state.before" "$work/state.after" || true
-fi
+trust_report "$work/trust.before"
 exit 0

@@ -21,15 +21,11 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -38,6 +34,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/acme"
+
+	"github.com/devca/devca/bench/acme/acmeflow"
 )
 
 func main() {
@@ -79,21 +77,11 @@ func run(dir, rootFile string, clients int, duration time.Duration, name, httpAd
 		return timeRoundTrips(ctx, c, strings.ReplaceAll(name, "%d", "0"), rtt)
 	}
 
-	// One http-01 responder for every client: token path -> key authorization.
-	var answers sync.Map
-	ln, err := net.Listen("tcp", httpAddr)
+	resp, err := acmeflow.Listen(httpAddr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if v, ok := answers.Load(r.URL.Path); ok {
-			fmt.Fprint(w, v)
-			return
-		}
-		http.NotFound(w, r)
-	})}
-	go srv.Serve(ln) //nolint:errcheck // closed below
-	defer srv.Close()
+	defer resp.Close()
 
 	cs := make([]*acme.Client, clients)
 	for i := range cs {
@@ -118,7 +106,7 @@ func run(dir, rootFile string, clients int, duration time.Duration, name, httpAd
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
 				t0 := time.Now()
-				err := obtain(ctx, c, n, &answers)
+				_, _, err := acmeflow.Obtain(ctx, c, n, resp)
 				mu.Lock()
 				if err != nil {
 					failures = append(failures, err)
@@ -152,71 +140,7 @@ func run(dir, rootFile string, clients int, duration time.Duration, name, httpAd
 // newClient returns a client with a registered P-256 account and a connection
 // of its own to the server.
 func newClient(ctx context.Context, dir string, pool *x509.CertPool) (*acme.Client, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	c := &acme.Client{Key: key, DirectoryURL: dir, UserAgent: "devca-bench-load",
-		HTTPClient: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}}
-	if _, err := c.Register(ctx, &acme.Account{Contact: []string{"mailto:bench@bench.test"}}, acme.AcceptTOS); err != nil {
-		return nil, fmt.Errorf("registering an account: %w", err)
-	}
-	return c, nil
-}
-
-// obtain gets one certificate for name: newOrder, each authorization with its
-// http-01 challenge, finalize with a fresh P-256 key, download.
-func obtain(ctx context.Context, c *acme.Client, name string, answers *sync.Map) error {
-	o, err := c.AuthorizeOrder(ctx, acme.DomainIDs(name))
-	if err != nil {
-		return fmt.Errorf("newOrder: %w", err)
-	}
-	for _, u := range o.AuthzURLs {
-		z, err := c.GetAuthorization(ctx, u)
-		if err != nil {
-			return fmt.Errorf("authorization: %w", err)
-		}
-		if z.Status == acme.StatusValid {
-			continue
-		}
-		var chal *acme.Challenge
-		for _, ch := range z.Challenges {
-			if ch.Type == "http-01" {
-				chal = ch
-			}
-		}
-		if chal == nil {
-			return errors.New("no http-01 challenge offered")
-		}
-		resp, err := c.HTTP01ChallengeResponse(chal.Token)
-		if err != nil {
-			return err
-		}
-		path := c.HTTP01ChallengePath(chal.Token)
-		answers.Store(path, resp)
-		defer answers.Delete(path)
-		if _, err := c.Accept(ctx, chal); err != nil {
-			return fmt.Errorf("challenge: %w", err)
-		}
-		if _, err := c.WaitAuthorization(ctx, z.URI); err != nil {
-			return fmt.Errorf("waiting for validation: %w", err)
-		}
-	}
-	if o, err = c.WaitOrder(ctx, o.URI); err != nil {
-		return fmt.Errorf("waiting for the order: %w", err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: []string{name}}, key)
-	if err != nil {
-		return err
-	}
-	if _, _, err := c.CreateOrderCert(ctx, o.FinalizeURL, csr, true); err != nil {
-		return fmt.Errorf("finalize: %w", err)
-	}
-	return nil
+	return acmeflow.NewClient(ctx, dir, &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}})
 }
 
 // timeRoundTrips prints the median time of n POST-as-GET requests for an
