@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,8 +213,23 @@ func TestACMEEndToEnd(t *testing.T) {
 			t.Errorf("openssl %s: %v, want success %v and %q in:\n%s", strings.Join(args, " "), err, wantOK, want, out)
 		}
 	}
+	// curl --crlfile checks the served certificate against the CRL, as a
+	// developer would with the CRL devca acme serves.
+	curlWithCRL := func(wantOK bool) {
+		t.Helper()
+		curl := requireTool(t, "curl")
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
+		srv.TLS = &tls.Config{Certificates: []tls.Certificate{{Certificate: chain, PrivateKey: certKey}}}
+		srv.StartTLS()
+		defer srv.Close()
+		out, err := exec.Command(curl, "--silent", "--show-error", "--max-time", "20", "--cacert", rootFile, "--crlfile", crlFile, srv.URL).CombinedOutput()
+		if wantOK && (err != nil || string(out) != "ok") || !wantOK && (err == nil || !strings.Contains(strings.ToLower(string(out)), "revoked")) {
+			t.Errorf("curl --crlfile: %v, want success %v:\n%s", err, wantOK, out)
+		}
+	}
 	runOpenSSL(true, "OK", "verify", "-CAfile", rootFile, leafFile)
 	fetchCRL()
+	curlWithCRL(true)
 	runOpenSSL(true, "verify OK", "crl", "-in", crlFile, "-CAfile", rootFile, "-noout")
 	runOpenSSL(true, "OK", "verify", "-crl_check", "-CAfile", rootFile, "-CRLfile", crlFile, leafFile)
 
@@ -224,6 +240,7 @@ func TestACMEEndToEnd(t *testing.T) {
 	runOpenSSL(true, "verify OK", "crl", "-in", crlFile, "-CAfile", rootFile, "-noout")
 	runOpenSSL(true, strings.ToUpper(leaf.SerialNumber.Text(16)), "crl", "-in", crlFile, "-noout", "-text")
 	runOpenSSL(false, "certificate revoked", "verify", "-crl_check", "-CAfile", rootFile, "-CRLfile", crlFile, leafFile)
+	curlWithCRL(false)
 
 	// SIGTERM stops it cleanly; the store and the CA's record keep what
 	// happened.
