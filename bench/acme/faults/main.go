@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command faults is the load and fault client of bench/acme-load.sh. It
 // starts the ACME server instances itself (-server, one per -backend), so
 // that it can measure their peak memory and SIGKILL them; CLIENTS
