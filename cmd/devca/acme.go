@@ -61,7 +61,7 @@ func newACMECommand(e *env) *cli.Command {
 			"system resolver. State (accounts, orders, certificates, revocations) lives in --db\n" +
 			"and survives restarts; certificates are also in the CA's record\n" +
 			"('devca list'). The CRL is served at /crl. Stop it with Ctrl-C.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "addr", Usage: "listen on `HOST:PORT` (:0 lets the system choose a port)", Value: defaultACMEAddr},
 			&cli.StringFlag{Name: "external-url", Usage: "the `URL` clients reach the server at, when a proxy or a container network is in between; every URL handed out starts with it"},
 			&cli.IntFlag{Name: "http-port", Usage: "validate http-01 challenges on `PORT` of each name", Value: 80},
@@ -71,7 +71,7 @@ func newACMECommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "db", Usage: "keep the server's state in `FILE` (default acme.db in the CA home), or in PostgreSQL at a postgres:// URL, which several servers can share"},
 			&cli.BoolFlag{Name: "intermediate", Usage: "sign with a short-lived intermediate CA issued by the root at start and renewed while running, not with the root key"},
 			&cli.StringFlag{Name: "ca-dir", Usage: "sign with the intermediate CA in `DIR`, written by 'devca intermediate issue', without any root key on this machine"},
-		},
+		}, acmeLimitFlags()...),
 		Action: func(c *cli.Context) error { return runACME(c, e) },
 	}
 }
@@ -89,6 +89,9 @@ type acmeOptions struct {
 	// intermediate and caDir choose an intermediate CA (see intermediateCA).
 	intermediate bool
 	caDir        string
+	// rateLimits and maxValidations are the front end's limits.
+	rateLimits     *wfe.RateLimits
+	maxValidations int
 }
 
 func parseACMEOptions(c *cli.Context, e *env) (*acmeOptions, error) {
@@ -146,6 +149,9 @@ func parseACMEOptions(c *cli.Context, e *env) (*acmeOptions, error) {
 		return nil, usageErrorf("invalid --lifetime %q: use 1h to %dd", c.String("lifetime"), ca.MaxLeafDays)
 	}
 	if err := o.checkIntermediate(c.String("lifetime")); err != nil {
+		return nil, err
+	}
+	if o.rateLimits, o.maxValidations, err = parseACMELimits(c); err != nil {
 		return nil, err
 	}
 	return o, nil
@@ -263,9 +269,10 @@ func runACME(c *cli.Context, e *env) (err error) {
 	issuer := caissuer.New(auth)
 	front, err := wfe.New(wfe.Config{
 		BaseURL: base, Store: st, Nonces: nonces, Issuer: issuer,
-		Validator: validator,
-		Profiles:  o.profiles(),
-		Log:       slog.New(slog.NewTextHandler(e.warningWriter(), &slog.HandlerOptions{ReplaceAttr: dropTime})),
+		Validator:  validator,
+		Profiles:   o.profiles(),
+		RateLimits: o.rateLimits, MaxValidations: o.maxValidations,
+		Log: slog.New(slog.NewTextHandler(e.warningWriter(), &slog.HandlerOptions{ReplaceAttr: dropTime})),
 	})
 	if err != nil {
 		return err
