@@ -442,3 +442,21 @@ func TestValidationTimeoutFreesSlot(t *testing.T) {
 		t.Errorf("%d validations ran, want 2", calls)
 	}
 }
+
+// TestMaxContacts checks the bound on an account's contacts.
+func TestMaxContacts(t *testing.T) {
+	ts := newTestServer(t)
+	rc := newRawClient(t, ts)
+	contacts := func(n int) string {
+		var s []string
+		for i := range n {
+			s = append(s, fmt.Sprintf(`"mailto:c%d@example.test"`, i))
+		}
+		return `{"contact":[` + strings.Join(s, ",") + `]}`
+	}
+	_, b := rc.post(rc.kid, contacts(maxContacts+1), http.StatusBadRequest)
+	if p := decodeProblem(t, b); p.Type != wire.ErrorNS+"invalidContact" || !strings.Contains(p.Detail, "at most 10") {
+		t.Errorf("11 contacts: %+v", p)
+	}
+	rc.post(rc.kid, contacts(maxContacts), http.StatusOK)
+}
