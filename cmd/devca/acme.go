@@ -61,7 +61,7 @@ func newACMECommand(e *env) *cli.Command {
 			"system resolver. State (accounts, orders, certificates, revocations) lives in --db\n" +
 			"and survives restarts; certificates are also in the CA's record\n" +
 			"('devca list'). The CRL is served at /crl. Stop it with Ctrl-C.",
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "addr", Usage: "listen on `HOST:PORT` (:0 lets the system choose a port)", Value: defaultACMEAddr},
 			&cli.StringFlag{Name: "external-url", Usage: "the `URL` clients reach the server at, when a proxy or a container network is in between; every URL handed out starts with it"},
 			&cli.IntFlag{Name: "http-port", Usage: "validate http-01 challenges on `PORT` of each name", Value: 80},
@@ -73,7 +73,7 @@ func newACMECommand(e *env) *cli.Command {
 			&cli.StringFlag{Name: "ca-dir", Usage: "sign with the intermediate CA in `DIR`, written by 'devca intermediate issue', without any root key on this machine"},
 			&cli.BoolFlag{Name: "require-eab", Usage: "accept new accounts only with an external account binding key from 'devca acme eab create'"},
 			&cli.StringSliceFlag{Name: "allow", Usage: "issue only for names matching `PATTERN`: team.test, *.team.test (every name below it), 10.1.0.0/16; repeatable"},
-		},
+		}, acmeLimitFlags()...),
 		Subcommands: []*cli.Command{newACMEEABCommand(e)},
 		Action:      func(c *cli.Context) error { return runACME(c, e) },
 	}
@@ -95,6 +95,9 @@ type acmeOptions struct {
 	// requireEAB and policy decide who may order what (see acme_eab.go).
 	requireEAB bool
 	policy     *caissuer.Policy
+	// rateLimits and maxValidations are the front end's limits.
+	rateLimits     *wfe.RateLimits
+	maxValidations int
 }
 
 func parseACMEOptions(c *cli.Context, e *env) (*acmeOptions, error) {
@@ -157,6 +160,9 @@ func parseACMEOptions(c *cli.Context, e *env) (*acmeOptions, error) {
 	o.requireEAB = c.Bool("require-eab")
 	if o.policy, err = caissuer.ParsePolicy(c.StringSlice("allow")); err != nil {
 		return nil, &usageError{err: withHints(fmt.Errorf("invalid --allow: %w", err), "use team.test, *.team.test or 10.1.0.0/16")}
+	}
+	if o.rateLimits, o.maxValidations, err = parseACMELimits(c); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
@@ -274,9 +280,10 @@ func runACME(c *cli.Context, e *env) (err error) {
 	front, err := wfe.New(wfe.Config{
 		RequireExternalAccountBinding: o.requireEAB,
 		BaseURL:                       base, Store: st, Nonces: nonces, Issuer: issuer,
-		Validator: validator,
-		Profiles:  o.profiles(),
-		Log:       slog.New(slog.NewTextHandler(e.warningWriter(), &slog.HandlerOptions{ReplaceAttr: dropTime})),
+		Validator:  validator,
+		Profiles:   o.profiles(),
+		RateLimits: o.rateLimits, MaxValidations: o.maxValidations,
+		Log: slog.New(slog.NewTextHandler(e.warningWriter(), &slog.HandlerOptions{ReplaceAttr: dropTime})),
 	})
 	if err != nil {
 		return err

@@ -204,10 +204,8 @@ func (w *WFE) startValidation(ctx context.Context, az *store.Authorization, ch s
 			w.mu.Unlock()
 			close(done)
 		}()
-		vctx, cancel := context.WithTimeout(w.ctx, w.cfg.ValidationTimeout)
-		verr := w.cfg.Validator.Validate(vctx, ch.Type, az.Identifier.Value, ch.Token, keyAuth)
-		cancel()
-		if w.ctx.Err() != nil {
+		ran, verr := w.validate(ch.Type, az.Identifier.Value, ch.Token, keyAuth)
+		if !ran || w.ctx.Err() != nil {
 			return // stopping: the challenge stays processing and resumes after a restart
 		}
 		if err := w.recordValidation(az.ID, ch.ID, verr); err != nil {

@@ -84,7 +84,15 @@ func (w *WFE) post(kind keyKind, h handler) http.HandlerFunc {
 			w.writeError(rw, err)
 			return
 		}
+		undo, err := w.limitCreation(rw, hr, r)
+		if err != nil {
+			w.writeError(rw, err)
+			return
+		}
 		resp, err := h(hr.Context(), r)
+		if undo != nil && !created(resp, err) {
+			undo()
+		}
 		if err != nil {
 			w.writeError(rw, err)
 			return

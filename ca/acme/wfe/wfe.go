@@ -163,6 +163,12 @@ type Config struct {
 	IssuanceTimeout time.Duration
 	// MaxBodyBytes bounds request bodies; default 64 KiB.
 	MaxBodyBytes int64
+	// MaxValidations bounds the validations running at once; the others wait, their
+	// challenges processing, for a free slot; default 32.
+	MaxValidations int
+	// RateLimits are answered with rateLimited problems and Retry-After; nil means none
+	// (devca acme sets [DefaultRateLimits]).
+	RateLimits *RateLimits
 
 	// Nonces issues and redeems the anti-replay nonces; default an in-memory
 	// [nonce.Service]. Servers that share a store share a Source too (package pgnonce),
@@ -218,6 +224,8 @@ type WFE struct {
 	inflight map[string]chan struct{} // authorization ID "/" challenge ID under validation; closed when recorded
 
 	ordersPerPage int // ordersPerPage, smaller in tests
+
+	limits *limits
 }
 
 // New checks cfg and returns the front end.
@@ -251,6 +259,9 @@ func New(cfg Config) (*WFE, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = defaultMaxBodyBytes
 	}
+	if cfg.MaxValidations <= 0 {
+		cfg.MaxValidations = defaultMaxValidations
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -270,6 +281,7 @@ func New(cfg Config) (*WFE, error) {
 		inflight: map[string]chan struct{}{},
 
 		ordersPerPage: ordersPerPage,
+		limits:        newLimits(cfg),
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	w.routes()
@@ -284,7 +296,11 @@ func (w *WFE) Close() {
 }
 
 // ServeHTTP implements [http.Handler].
-func (w *WFE) ServeHTTP(rw http.ResponseWriter, r *http.Request) { w.mux.ServeHTTP(rw, r) }
+func (w *WFE) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if !w.limitRequest(rw, r) {
+		w.mux.ServeHTTP(rw, r)
+	}
+}
 
 // Paths of the resources, below BaseURL.
 const (
