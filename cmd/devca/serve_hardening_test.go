@@ -408,6 +408,9 @@ func TestServeReadOnlyHome(t *testing.T) {
 
 	cmd := withoutRootPowers(t, devcaCommand(t, home, work, "serve", "--addr", "127.0.0.1:0", "."))
 	p := startServeCmd(t, cmd)
+	// The cache is written after the server starts answering, so the
+	// warning about it may follow the URL.
+	p.waitStderr(t, "it lives in memory for this run")
 	log := p.stderr.String()
 	stderrHas(t, log, "devca: issued a certificate for localhost, 127.0.0.1, ::1",
 		"devca: warning: the certificate is not cached in the CA home (saving the serve certificate: ",
