@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -357,7 +358,8 @@ func TestServeUnreadableFolder(t *testing.T) {
 	}
 }
 
-// runWithin runs cmd and kills it when it takes longer than d.
+// runWithin runs cmd and ends it when it takes longer than d: SIGTERM
+// (which lets Chromium take its helpers down), then SIGKILL.
 func runWithin(t *testing.T, cmd *exec.Cmd, d time.Duration) error {
 	t.Helper()
 	if err := cmd.Start(); err != nil {
@@ -369,8 +371,13 @@ func runWithin(t *testing.T, cmd *exec.Cmd, d time.Duration) error {
 	case err := <-done:
 		return err
 	case <-time.After(d):
-		cmd.Process.Kill()
-		<-done
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
 		t.Fatalf("%q still running after %v", cmd.Args, d)
 		return nil
 	}

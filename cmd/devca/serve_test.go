@@ -389,30 +389,11 @@ func TestServeChromium(t *testing.T) {
 	userHome := trustingHome(t, certutil, filepath.Join(home, "rootCA.pem"))
 	browser := func(args ...string) string {
 		t.Helper()
-		cmd := chromiumCommand(chromium, userHome, args...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		done := make(chan error, 1)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+		stdout, stderr, err := runOutputWithin(t, chromiumCommand(chromium, userHome, args...), 90*time.Second)
+		if err != nil {
+			t.Fatalf("chromium %v: %v\n%s", args, err, stderr)
 		}
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("chromium %v: %v\n%s", args, err, stderr.String())
-			}
-		case <-time.After(90 * time.Second):
-			cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-done
-			}
-			t.Fatalf("chromium %v did not finish within 90s", args)
-		}
-		return stdout.String()
+		return stdout
 	}
 
 	dom := browser("--dump-dom", p.url)
