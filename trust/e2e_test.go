@@ -30,7 +30,7 @@ import (
 // cacerts, and checks with real clients (curl, headless Chromium, a Java
 // HTTPS client) that trust appears after install and disappears after
 // uninstall, leaving every store as it was. It changes the system, so it
-// runs only when asked: DEVCA_E2E_SYSTEM=1, or CI=true as in .ci/run.
+// runs only when asked: DEVCA_E2E_SYSTEM=1, as .ci/run sets in a step of its own.
 
 // trustOverrideVars change which roots clients trust; the clients run
 // without them so that "trusted" means what the stores say.

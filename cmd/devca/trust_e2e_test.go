@@ -25,7 +25,7 @@ import (
 // trust stores (issue 4): after 'devca init' curl, headless Chromium and
 // a Java client trust a server with a devca leaf, and 'devca status --json'
 // says so; after 'devca uninstall' none of them does, and status agrees. It
-// changes the system, so it runs only with DEVCA_E2E_SYSTEM=1 or CI=true,
+// changes the system, so it runs only with DEVCA_E2E_SYSTEM=1 (a .ci/run step),
 // and takes the same machine-wide lock as the trust package's end-to-end
 // test so that the two never change the stores at once.
 func TestTrustE2E(t *testing.T) {
