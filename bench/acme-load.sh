@@ -107,20 +107,23 @@ run_inner() {
 
 	# devca_run NAME KILLS BACKEND: runs the load on a fresh CA home and
 	# store; prints faults's line.
+	# Every client comes from 127.0.0.1, so devca acme's per-address rate
+	# limits would refuse most of them; Caddy has none. They are off here.
+	local nolimits="--rate-requests 0 --rate-accounts 0 --rate-orders 0"
 	devca_run() {
 		local name=$1 n=$2 backend=$3 home=$work/ca-$1 args=()
 		DEVCA_HOME=$home "$devca" init --no-trust >"$work/init-$name.log" 2>&1 ||
 			die "devca init --no-trust failed:" "$(tail -3 "$work/init-$name.log")"
 		if [ "$backend" = bolt ]; then
 			args=(-dir https://127.0.0.1:14000/directory -backend 127.0.0.1:14000 -bolt "$work/$name.db"
-				-server "env DEVCA_HOME=$home $devca acme --addr 127.0.0.1:14000 --db $work/$name.db")
+				-server "env DEVCA_HOME=$home $devca acme --addr 127.0.0.1:14000 --db $work/$name.db $nolimits")
 		else
 			"$pgbin/createdb" -h "$work/pg" -U devca "$name" || die "createdb $name failed"
 			local url=${pg_url/DB/$name}
 			args=(-dir https://acme.bench.test:14000/directory -pg "$url")
 			for port in 14001 14002; do
 				args+=(-backend "127.0.0.1:$port"
-					-server "env DEVCA_HOME=$home $devca acme --addr 127.0.0.1:$port --external-url https://acme.bench.test:14000 --db $url")
+					-server "env DEVCA_HOME=$home $devca acme --addr 127.0.0.1:$port --external-url https://acme.bench.test:14000 --db $url $nolimits")
 			done
 		fi
 		"$faults" "${common[@]}" -root "$home/rootCA.pem" -ca "$home" -kills "$n" -log "$work/$name-" "${args[@]}" ||
