@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 )
 
 // The prefixes of everything devca prints on stderr.
@@ -151,4 +152,26 @@ func (e *env) notef(format string, args ...any) {
 // log) that makes each line they write a devca warning.
 func (e *env) warningWriter() io.Writer {
 	return &prefixWriter{w: e.stderr, prefix: warningPrefix}
+}
+
+// prefixWriter starts every line written through it with prefix. The
+// loggers that write to it send one whole line per Write.
+type prefixWriter struct {
+	mu     sync.Mutex
+	w      io.Writer
+	prefix string
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if line == "" {
+			continue
+		}
+		if _, err := io.WriteString(p.w, p.prefix+line); err != nil {
+			return 0, err
+		}
+	}
+	return len(b), nil
 }

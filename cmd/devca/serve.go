@@ -18,7 +18,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -331,28 +330,6 @@ func runServe(c *cli.Context, e *env) error {
 		return fmt.Errorf("serving: %w", err)
 	}
 	return nil
-}
-
-// prefixWriter starts every line written through it with prefix. The
-// loggers that write to it send one whole line per Write.
-type prefixWriter struct {
-	mu     sync.Mutex
-	w      io.Writer
-	prefix string
-}
-
-func (p *prefixWriter) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, line := range strings.SplitAfter(string(b), "\n") {
-		if line == "" {
-			continue
-		}
-		if _, err := io.WriteString(p.w, p.prefix+line); err != nil {
-			return 0, err
-		}
-	}
-	return len(b), nil
 }
 
 // listen opens the HTTPS listeners (see serve.Listen). A busy default port
