@@ -88,20 +88,6 @@ func runClient(ctx context.Context, home, dir string, name string, args ...strin
 	return string(out), err
 }
 
-const javaClient = `import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-
-public class Client {
-    public static void main(String[] args) throws Exception {
-        HttpClient client = HttpClient.newBuilder().connectTimeout(java.time.Duration.ofSeconds(10)).build();
-        HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(args[0])).build(), HttpResponse.BodyHandlers.ofString());
-        System.out.println(r.body());
-    }
-}
-`
-
 // storeSnapshot sums what each store trusts. Content is summed rather than
 // file bytes where a tool rewrites the file: NSS databases are SQLite files
 // that change on every open, and Debian's ca-certificates-java rewrites
@@ -208,7 +194,7 @@ func TestE2ESystemStores(t *testing.T) {
 		}
 	}
 	os.WriteFile(filepath.Join(home, ".mozilla", "firefox", "profiles.ini"), []byte("[Profile0]\nName=e2e\nIsRelative=1\nPath=e2e.default\n"), 0o644)
-	if err := os.WriteFile(filepath.Join(work, "Client.java"), []byte(javaClient), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(work, "Client.java"), []byte(trusttest.JavaClient), 0o644); err != nil {
 		t.Fatal(err)
 	}
 

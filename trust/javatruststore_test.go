@@ -77,7 +77,7 @@ func TestJavaTrustStoreWithRealJava(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), (&Root{Cert: auth.Cert}).ID()+",") || !strings.Contains(string(out), "trustedCertEntry") {
 		t.Fatalf("keytool -list: %v\n%s", err, out)
 	}
-	os.WriteFile(filepath.Join(dir, "Client.java"), []byte(javaClient), 0o644)
+	os.WriteFile(filepath.Join(dir, "Client.java"), []byte(trusttest.JavaClient), 0o644)
 	run := func(args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()

@@ -19,23 +19,8 @@ import (
 	"time"
 
 	"github.com/devca/devca/ca"
+	"github.com/devca/devca/trust/trusttest"
 )
-
-// intermediateJavaClient fetches args[0] and prints the body; the JVM's
-// trust store and hosts file come from system properties.
-const intermediateJavaClient = `import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-
-public class Client {
-    public static void main(String[] args) throws Exception {
-        HttpClient client = HttpClient.newBuilder().connectTimeout(java.time.Duration.ofSeconds(10)).build();
-        HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(args[0])).build(), HttpResponse.BodyHandlers.ofString());
-        System.out.println(r.body());
-    }
-}
-`
 
 // serveTokenPage serves a page holding token over TLS with the given
 // certificate chain on 127.0.0.1 and returns the port.
@@ -137,7 +122,7 @@ func TestACMEIntermediateClients(t *testing.T) {
 			t.Fatal(err)
 		}
 		src := filepath.Join(work, "Client.java")
-		if err := os.WriteFile(src, []byte(intermediateJavaClient), 0o644); err != nil {
+		if err := os.WriteFile(src, []byte(trusttest.JavaClient), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		// -XX:-UsePerfData and java.io.tmpdir: nothing in /tmp.

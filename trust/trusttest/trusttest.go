@@ -68,3 +68,20 @@ func lockDir() string {
 	}
 	return "/"
 }
+
+// JavaClient is a single-file Java program (run as java Client.java URL)
+// that fetches args[0] and prints the body: the JVM decides whom to trust
+// from its trust store and system properties, as a Java service would.
+const JavaClient = `import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+
+public class Client {
+    public static void main(String[] args) throws Exception {
+        HttpClient client = HttpClient.newBuilder().connectTimeout(java.time.Duration.ofSeconds(10)).build();
+        HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create(args[0])).build(), HttpResponse.BodyHandlers.ofString());
+        System.out.println(r.body());
+    }
+}
+`
